@@ -1,0 +1,199 @@
+"""ESA ESM archives: names, safe unpacking and writing.
+
+An archive ``mtm_<YEAR>_<C>.tar.gz`` holds one folder per month with one file per 6-hour
+epoch, ``mtmshc_<C>_<YYYYMMDD>_<HH>.180``. Unpacking streams the members, refuses anything
+but regular files and folders (links, devices, absolute paths and ``..`` are refused before
+a byte is written), flattens the month folders, and checks that every epoch of the year is
+there exactly once. It writes into a temporary folder that is renamed only when complete.
+"""
+
+import gzip
+import io
+import re
+import shutil
+import tarfile
+import time
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from .constants import EPOCH_HOURS
+
+ARCHIVE_RE = re.compile(r"^mtm_(?P<year>\d{4})_(?P<letter>[A-Z])\.tar\.gz$")
+MEMBER_RE = re.compile(r"^mtmshc_(?P<letter>[A-Z])_(?P<date>\d{8})_(?P<hour>\d{2})\.180$")
+
+
+class ArchiveError(ValueError):
+    """An archive that is unsafe, corrupt or incomplete; the message names archive and member."""
+
+
+def archive_name(year, letter):
+    """File name of the archive of one letter and year."""
+    return f"mtm_{int(year):04d}_{letter}.tar.gz"
+
+
+def member_name(letter, epoch):
+    """File name of one epoch's coefficients, e.g. ``mtmshc_A_19950104_06.180``."""
+    ts = np.datetime64(epoch, "s").item()
+    return f"mtmshc_{letter}_{ts:%Y%m%d}_{ts:%H}.180"
+
+
+def parse_member_name(name):
+    """Letter and epoch (``numpy.datetime64[s]``) of a member file name, or None."""
+    match = MEMBER_RE.match(PurePosixPath(name).name)
+    if match is None:
+        return None
+    d, h = match["date"], int(match["hour"])
+    if h % EPOCH_HOURS:
+        return None
+    try:
+        epoch = np.datetime64(f"{d[:4]}-{d[4:6]}-{d[6:]}T00:00:00", "s")
+    except ValueError:
+        return None
+    return match["letter"], epoch + np.timedelta64(h, "h")
+
+
+def year_epochs(year):
+    """All 6-hourly epochs of a calendar year, ``numpy.datetime64[s]``."""
+    start = np.datetime64(f"{int(year):04d}-01-01T00:00:00", "s")
+    end = np.datetime64(f"{int(year) + 1:04d}-01-01T00:00:00", "s")
+    return np.arange(start, end, np.timedelta64(EPOCH_HOURS, "h"))
+
+
+def _check_member(member, archive):
+    name = member.name
+    where = f"{archive}: member {name!r}"
+    path = PurePosixPath(name)
+    if path.is_absolute() or name.startswith(("/", "\\")):
+        raise ArchiveError(f"{where} has an absolute path; refusing to unpack")
+    if ".." in path.parts:
+        raise ArchiveError(f"{where} contains '..'; refusing to unpack")
+    if member.issym() or member.islnk():
+        raise ArchiveError(f"{where} is a link (to {member.linkname!r}); refusing to unpack")
+    if member.isdev() or member.isfifo():
+        raise ArchiveError(f"{where} is a device or FIFO; refusing to unpack")
+    if not (member.isfile() or member.isdir()):
+        raise ArchiveError(f"{where} is not a regular file or folder; refusing to unpack")
+
+
+def unpack_archive(archive, dest, letter, year):
+    """Unpack one ESM archive safely into a flat folder.
+
+    Parameters
+    ----------
+    archive : path-like
+        ``mtm_<YEAR>_<C>.tar.gz``.
+    dest : path-like
+        Folder to create; it must not exist. The files are written into ``dest.partial`` and
+        the folder is renamed to ``dest`` when every check has passed.
+    letter, year : str, int
+        What the archive must hold.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The unpacked files in time order.
+
+    Raises
+    ------
+    ArchiveError
+        Unsafe member, corrupt gzip, a file of another letter or year, a duplicate or a missing
+        epoch. Nothing is left at ``dest``.
+    """
+    archive, dest = Path(archive), Path(dest)
+    partial = dest.with_name(dest.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    seen = {}
+    try:
+        try:
+            tar = tarfile.open(archive, mode="r:gz")
+        except (tarfile.TarError, OSError, EOFError) as err:
+            raise ArchiveError(f"{archive}: not a readable tar.gz archive ({err})") from None
+        with tar:
+            while True:
+                try:
+                    member = tar.next()
+                except (tarfile.TarError, OSError, EOFError) as err:
+                    raise ArchiveError(f"{archive}: corrupt or truncated archive ({err})") from None
+                if member is None:
+                    break
+                _check_member(member, archive)
+                if member.isdir():
+                    continue
+                parsed = parse_member_name(member.name)
+                if parsed is None:
+                    raise ArchiveError(
+                        f"{archive}: member {member.name!r} is not named "
+                        "mtmshc_<C>_<YYYYMMDD>_<HH>.180"
+                    )
+                mletter, epoch = parsed
+                if mletter != letter:
+                    raise ArchiveError(
+                        f"{archive}: member {member.name!r} is of letter {mletter}, expected {letter}"
+                    )
+                if epoch.astype("datetime64[Y]").astype(int) + 1970 != int(year):
+                    raise ArchiveError(f"{archive}: member {member.name!r} is not of year {year}")
+                base = PurePosixPath(member.name).name
+                if base in seen:
+                    raise ArchiveError(
+                        f"{archive}: member {member.name!r} duplicates {seen[base]!r}"
+                    )
+                seen[base] = member.name
+                try:
+                    data = tar.extractfile(member).read()
+                except (tarfile.TarError, OSError, EOFError) as err:
+                    raise ArchiveError(
+                        f"{archive}: member {member.name!r} could not be read ({err})"
+                    ) from None
+                (partial / base).write_bytes(data)
+        expected = {member_name(letter, e) for e in year_epochs(year)}
+        missing = sorted(expected - set(seen))
+        if not seen:
+            raise ArchiveError(f"{archive}: the archive is empty")
+        if missing:
+            raise ArchiveError(
+                f"{archive}: {len(missing)} epoch(s) missing, first {missing[0]}"
+            )
+        if dest.exists():
+            shutil.rmtree(dest)
+        partial.rename(dest)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return sorted(dest.iterdir())
+
+
+def write_archive(path, letter, year, files):
+    """Write an archive in the ESM layout (one folder per month).
+
+    Parameters
+    ----------
+    path : path-like
+        Output ``.tar.gz``; written under a temporary name and renamed when complete.
+    letter, year : str, int
+    files : iterable of (numpy.datetime64, str)
+        Epoch and file text, in time order.
+    """
+    path = Path(path)
+    tmp = path.with_name(path.name + ".part")
+    months = set()
+    mtime = time.mktime((int(year), 1, 1, 0, 0, 0, 0, 1, 0))
+    # gzip with a fixed time stamp and name so that the same content gives the same bytes
+    with (
+        open(tmp, "wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        for epoch, text in files:
+            month = str(np.datetime64(epoch, "M"))
+            if month not in months:
+                months.add(month)
+                info = tarfile.TarInfo(month)
+                info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, mtime
+                tar.addfile(info)
+            data = text.encode("ascii")
+            info = tarfile.TarInfo(f"{month}/{member_name(letter, epoch)}")
+            info.size, info.mode, info.mtime = len(data), 0o644, mtime
+            tar.addfile(info, io.BytesIO(data))
+    tmp.replace(path)

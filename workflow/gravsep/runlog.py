@@ -1,0 +1,26 @@
+"""Logging set-up shared by the workflow scripts."""
+
+import logging
+import sys
+
+
+def setup(log_path=None, level=logging.INFO):
+    """Send log records and stderr to ``log_path`` (the rule's ``log:``) and return a logger.
+
+    Parameters
+    ----------
+    log_path : path-like or None
+        File that receives the log; None logs to stderr only.
+    """
+    handlers = [logging.StreamHandler(sys.stdout)]
+    if log_path is not None:
+        stream = open(log_path, "w", buffering=1)  # noqa: SIM115 (lives as long as the job)
+        sys.stderr = stream
+        handlers.append(logging.StreamHandler(stream))
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+    return logging.getLogger("gravsep")

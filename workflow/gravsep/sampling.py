@@ -1,0 +1,101 @@
+"""From lat-lon-t cubes to 2-D training samples and back.
+
+A cube is indexed ``(component, lat, lon, t)`` (or ``(lat, lon, t)`` for one component).
+The three samplings give ``(sample, row, column)`` as follows:
+
+=========  ===============  =========================================
+sampling   (sample, row, column)   one image is
+=========  ===============  =========================================
+lat_lon    (t, lat, lon)    a map at one time step
+lat_t      (lon, lat, t)    a latitude-time section at one longitude
+t_lon      (lat, t, lon)    a time-longitude section at one latitude
+=========  ===============  =========================================
+
+For several components the component axis goes last: ``(sample, row, column, component)``.
+"""
+
+import numpy as np
+
+#: Axis order of (lat, lon, t) that gives (sample, row, column), per sampling.
+ORDER = {"lat_lon": (2, 0, 1), "lat_t": (1, 0, 2), "t_lon": (0, 2, 1)}
+#: Samplings whose images have time as one axis (slope and shape losses apply).
+TIME_AXIS = {"lat_lon": None, "lat_t": 2, "t_lon": 1}
+
+
+def _order(sampling):
+    try:
+        return ORDER[sampling]
+    except KeyError:
+        raise ValueError(f"unknown sampling {sampling!r}; one of {sorted(ORDER)}") from None
+
+
+def cube_to_samples(cube, sampling):
+    """Turn ``(lat, lon, t)`` or ``(comp, lat, lon, t)`` into samples.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(sample, row, column)`` or ``(sample, row, column, comp)``.
+    """
+    order = _order(sampling)
+    cube = np.asarray(cube)
+    if cube.ndim == 3:
+        return np.ascontiguousarray(cube.transpose(order))
+    if cube.ndim == 4:
+        return np.ascontiguousarray(cube.transpose(tuple(a + 1 for a in order) + (0,)))
+    raise ValueError(f"a cube has 3 or 4 axes, got shape {cube.shape}")
+
+
+def samples_to_cube(samples, sampling):
+    """Inverse of :func:`cube_to_samples`."""
+    order = _order(sampling)
+    inverse = tuple(np.argsort(order))
+    samples = np.asarray(samples)
+    if samples.ndim == 3:
+        return np.ascontiguousarray(samples.transpose(inverse))
+    if samples.ndim == 4:
+        return np.ascontiguousarray(samples.transpose((3,) + inverse))
+    raise ValueError(f"samples have 3 or 4 axes, got shape {samples.shape}")
+
+
+def resample_time(cube, n_out, axis=-1):
+    """Resample a regularly spaced time axis linearly to ``n_out`` steps.
+
+    The new steps span exactly the first to the last input step,
+    ``linspace(0, n_in - 1, n_out)`` in units of the input step (the reference's grid ran past
+    the last sample). Applied back with ``n_out = n_in`` of the original, it is the mapping
+    back from network time steps to windows.
+    """
+    cube = np.asarray(cube)
+    x = np.moveaxis(cube, axis, -1)
+    n_in = x.shape[-1]
+    if n_in == n_out:
+        return cube.copy()
+    if n_in == 1:
+        return np.moveaxis(np.repeat(x, n_out, axis=-1), -1, axis)
+    pos = np.linspace(0.0, n_in - 1.0, n_out)
+    lo = np.clip(np.floor(pos).astype(int), 0, n_in - 2)
+    frac = (pos - lo).astype(x.dtype if np.issubdtype(x.dtype, np.floating) else float)
+    out = x[..., lo] * (1.0 - frac) + x[..., lo + 1] * frac
+    return np.moveaxis(out, -1, axis)
+
+
+def random_mixing(n_samples, n_out, seed):
+    """Random linear combinations of samples (method note §3.7).
+
+    Returns
+    -------
+    g : numpy.ndarray
+        ``(n_out, n_samples)`` drawn from N(0, 1); new samples are ``g @ samples``.
+    g_pinv : numpy.ndarray
+        ``(n_samples, n_out)`` pseudo-inverse that maps combinations back.
+    """
+    rng = np.random.default_rng(seed)
+    g = rng.standard_normal((n_out, n_samples))
+    return g, np.linalg.pinv(g)
+
+
+def mix(samples, g):
+    """Apply a mixing matrix ``(n_out, n)`` over the sample axis of ``(n, ...)``."""
+    samples = np.asarray(samples)
+    return np.tensordot(g, samples, axes=(1, 0)).astype(samples.dtype, copy=False)
