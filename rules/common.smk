@@ -1,0 +1,89 @@
+# Helpers shared by every rule file; the config is validated here, before any rule is read.
+import os
+import sys
+from pathlib import Path
+
+from snakemake.utils import validate
+
+# The science package lives beside the Snakefile; it is also pip-installed (README).
+sys.path.insert(0, workflow.basedir)
+from gravsep.config import ConfigError, check, dataset_id  # noqa: E402 (light imports only)
+
+validate(config, "../workflow/schemas/config.schema.yaml")
+try:
+    MODELS = check(config)
+except ConfigError as err:
+    raise ValueError(f"config: {err}") from None
+
+# Files shipped with the repository, found also when Snakemake runs in another --directory.
+REPO = Path(workflow.basedir).parent
+_rel = os.path.relpath(REPO)
+RESOURCES = "resources" if _rel == "." else str(REPO / "resources")
+NATURAL_EARTH = f"{RESOURCES}/natural_earth"
+LAND_SHAPEFILE = f"{NATURAL_EARTH}/shapefiles/natural_earth/physical/ne_110m_land.shp"
+
+YEARS = list(config["data"]["years"])
+LETTERS = list(config["data"]["letters"])
+COMPONENTS = list(config["preprocess"]["components"])
+# Letters actually needed by the components.
+USED_LETTERS = [c for c in LETTERS if any(c in comp for comp in COMPONENTS)]
+DATASETS = {}  # dataset id -> definition
+MODEL_DATASET = {}  # model name -> dataset id
+for _name, _model in MODELS.items():
+    _id = dataset_id(_model["dataset"], COMPONENTS)
+    DATASETS[_id] = _model["dataset"]
+    MODEL_DATASET[_name] = _id
+
+
+wildcard_constraints:
+    year=r"\d{4}",
+    letter=r"[AOHIS]",
+    comp=r"[AOHIS]+",
+    model=r"[A-Za-z0-9_]+",
+    dataset=r"[a-z_]+-[0-9a-f]{10}",
+
+
+def archive_path(letter, year):
+    """Where the archive of a letter and year is read from (synthetic or downloaded)."""
+    name = f"mtm_{year}_{letter}.tar.gz"
+    if config["source"] == "synthetic":
+        return f"results/synthetic/archives/{name}"
+    return str(Path(config["data"]["archive_dir"]) / name)
+
+
+def windows_need_next_year(year):
+    """Whether the last window that starts in `year` ends in the next year (and is kept)."""
+    import datetime as dt
+
+    first = dt.datetime(min(YEARS), 1, 1)
+    step = dt.timedelta(hours=config["preprocess"]["deltat"])
+    end_of_year = dt.datetime(int(year) + 1, 1, 1)
+    last = -(-(end_of_year - first) // step) - 1  # index of the last window starting in year
+    return first + step * (last + 1) > end_of_year and int(year) + 1 in YEARS
+
+
+def dataset_years(ds):
+    return sorted(set(ds["train_years"]) | set(ds["validation_years"]) | set(ds["test_years"]))
+
+
+def model_dir(wildcards):
+    return f"results/models/{wildcards.model}"
+
+
+FIGURES = ["rms_profiles", "degree_amplitudes", "maps", "component_errors", "training_curves"]
+
+
+def final_outputs():
+    outputs = [
+        "results/metrics.csv",
+        "results/metrics.html",
+        "results/provenance/config.yaml",
+    ]
+    for name in MODELS:
+        outputs += [f"results/models/{name}/figures/{fig}.png" for fig in FIGURES]
+    if config["source"] == "synthetic":
+        outputs += [
+            "results/synthetic/figures/component_maps.png",
+            "results/synthetic/figures/degree_amplitudes.png",
+        ]
+    return outputs

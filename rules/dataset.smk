@@ -1,0 +1,25 @@
+# Dataset: input-target pairs of one dataset definition, shared by every model that uses it.
+
+
+rule dataset:
+    input:
+        lambda wc: expand(
+            "results/preprocess/anomalies/{comp}_{year}.h5",
+            comp=COMPONENTS,
+            year=dataset_years(DATASETS[wc.dataset]),
+        ),
+    output:
+        "results/datasets/{dataset}/samples.h5",
+    log:
+        "results/logs/dataset/{dataset}.log",
+    benchmark:
+        "results/benchmarks/dataset/{dataset}.tsv"
+    params:
+        definition=lambda wc: DATASETS[wc.dataset],
+        components=COMPONENTS,
+    resources:
+        mem_mb=4000,
+    container:
+        config["containers"]["cpu"]
+    script:
+        "../workflow/scripts/dataset.py"

@@ -1,0 +1,30 @@
+# Download: the ESA ESM archives from the GFZ FTP server (config source: ftp). Retries, resume
+# (REST) and the size and gzip checks happen inside the job (gravsep.download), not through
+# Snakemake restarts; the archive appears only when complete.
+# Concurrent downloads are capped by the resource `ftp`: each job takes one, and the profile
+# gives `--resources ftp=<ftp.max_parallel>` (without it Snakemake does not limit them).
+
+
+if config["source"] == "ftp":
+
+    rule download:
+        output:
+            f"{config['data']['archive_dir']}/mtm_{{year}}_{{letter}}.tar.gz",
+        log:
+            "results/logs/download/{year}_{letter}.log",
+        benchmark:
+            "results/benchmarks/download/{year}_{letter}.tsv"
+        params:
+            host=config["ftp"]["host"],
+            port=config["ftp"]["port"],
+            directory=config["ftp"]["directory"],
+            user=config["ftp"]["user"],
+            password_env=config["ftp"]["password_env"],
+            retries=config["ftp"]["retries"],
+            timeout=config["ftp"]["timeout"],
+        resources:
+            ftp=1,
+        container:
+            config["containers"]["cpu"]
+        script:
+            "../workflow/scripts/download.py"

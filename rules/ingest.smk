@@ -1,0 +1,36 @@
+# Ingest: archives (synthetic, downloaded or local) -> safe unpacking -> one coefficient store
+# per letter and year (each text file parsed exactly once).
+
+
+rule unpack:
+    input:
+        lambda wc: archive_path(wc.letter, wc.year),
+    output:
+        temp(directory("results/ingest/unpacked/{letter}_{year}")),
+    log:
+        "results/logs/unpack/{letter}_{year}.log",
+    benchmark:
+        "results/benchmarks/unpack/{letter}_{year}.tsv"
+    container:
+        config["containers"]["cpu"]
+    script:
+        "../workflow/scripts/unpack.py"
+
+
+rule store:
+    input:
+        "results/ingest/unpacked/{letter}_{year}",
+    output:
+        "results/ingest/store/{letter}_{year}.h5",
+    log:
+        "results/logs/store/{letter}_{year}.log",
+    benchmark:
+        "results/benchmarks/store/{letter}_{year}.tsv"
+    params:
+        nmax=config["data"]["nmax"],
+    resources:
+        mem_mb=1000,
+    container:
+        config["containers"]["cpu"]
+    script:
+        "../workflow/scripts/store.py"

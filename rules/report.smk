@@ -1,0 +1,23 @@
+# Report: the resolved configuration and provenance, shown in `snakemake --report`.
+
+
+rule provenance:
+    output:
+        config=report(
+            "results/provenance/config.yaml",
+            caption="../workflow/report/config.rst",
+            category="Provenance",
+            labels={"file": "resolved configuration"},
+        ),
+    log:
+        "results/logs/provenance.log",
+    benchmark:
+        "results/benchmarks/provenance.tsv"
+    params:
+        config=config,
+        models=MODELS,
+        datasets=MODEL_DATASET,
+    container:
+        config["containers"]["cpu"]
+    script:
+        "../workflow/scripts/provenance.py"

@@ -1,0 +1,67 @@
+# Synthetic Earth-system model: the embedded default's input, written in the ESA ESM layout.
+
+
+rule synthetic_model:
+    input:
+        shapefile=LAND_SHAPEFILE,
+    output:
+        "results/synthetic/model.h5",
+    log:
+        "results/logs/synthetic_model.log",
+    benchmark:
+        "results/benchmarks/synthetic_model.tsv"
+    params:
+        years=YEARS,
+        nmax=config["data"]["nmax"],
+        seed=config["synthetic"]["seed"],
+        scale=config["synthetic"]["scale"],
+        shapefile=LAND_SHAPEFILE,
+    resources:
+        mem_mb=2000,
+    container:
+        config["containers"]["cpu"]
+    script:
+        "../workflow/scripts/synthetic_model.py"
+
+
+rule synthetic_archive:
+    input:
+        model="results/synthetic/model.h5",
+    output:
+        "results/synthetic/archives/mtm_{year}_{letter}.tar.gz",
+    log:
+        "results/logs/synthetic_archive/{year}_{letter}.log",
+    benchmark:
+        "results/benchmarks/synthetic_archive/{year}_{letter}.tsv"
+    resources:
+        mem_mb=1000,
+    container:
+        config["containers"]["cpu"]
+    script:
+        "../workflow/scripts/synthetic_archive.py"
+
+
+rule synthetic_figures:
+    input:
+        model="results/synthetic/model.h5",
+    output:
+        maps=report(
+            "results/synthetic/figures/component_maps.png",
+            caption="../workflow/report/synthetic_maps.rst",
+            category="Synthetic Earth-system model",
+        ),
+        spectra=report(
+            "results/synthetic/figures/degree_amplitudes.png",
+            caption="../workflow/report/synthetic_spectra.rst",
+            category="Synthetic Earth-system model",
+        ),
+    log:
+        "results/logs/synthetic_figures.log",
+    benchmark:
+        "results/benchmarks/synthetic_figures.tsv"
+    params:
+        natural_earth=NATURAL_EARTH,
+    container:
+        config["containers"]["cpu"]
+    script:
+        "../workflow/scripts/synthetic_figures.py"

@@ -1,0 +1,49 @@
+# Train: one multi-channel U-Net per named model; the only step that wants a GPU.
+
+
+rule train:
+    input:
+        dataset=lambda wc: f"results/datasets/{MODEL_DATASET[wc.model]}/samples.h5",
+    output:
+        weights="results/models/{model}/checkpoints/best.weights.h5",
+        model="results/models/{model}/model.keras",
+        log_h5="results/models/{model}/training_log.h5",
+        params="results/models/{model}/parameters.yaml",
+    log:
+        "results/logs/train/{model}.log",
+    benchmark:
+        "results/benchmarks/train/{model}.tsv"
+    params:
+        model="{model}",
+        network=lambda wc: MODELS[wc.model]["network"],
+        training=lambda wc: MODELS[wc.model]["training"],
+    threads: 2
+    resources:
+        mem_mb=4000,
+    container:
+        config["containers"]["gpu"]
+    script:
+        "../workflow/scripts/train.py"
+
+
+rule predict:
+    input:
+        model="results/models/{model}/model.keras",
+        parameters="results/models/{model}/parameters.yaml",
+        dataset=lambda wc: f"results/datasets/{MODEL_DATASET[wc.model]}/samples.h5",
+    output:
+        "results/models/{model}/predictions.h5",
+    log:
+        "results/logs/predict/{model}.log",
+    benchmark:
+        "results/benchmarks/predict/{model}.tsv"
+    params:
+        inference_mode=lambda wc: MODELS[wc.model]["training"]["inference_mode"],
+        batch_size=lambda wc: MODELS[wc.model]["training"]["batch_size"],
+    threads: 2
+    resources:
+        mem_mb=4000,
+    container:
+        config["containers"]["gpu"]
+    script:
+        "../workflow/scripts/predict.py"
