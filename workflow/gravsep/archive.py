@@ -7,12 +7,13 @@ a byte is written), flattens the month folders, and checks that every epoch of t
 there exactly once. It writes into a temporary folder that is renamed only when complete.
 """
 
+import calendar
 import gzip
 import io
 import re
 import shutil
 import tarfile
-import time
+import zlib
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -44,7 +45,7 @@ def parse_member_name(name):
     if match is None:
         return None
     d, h = match["date"], int(match["hour"])
-    if h % EPOCH_HOURS:
+    if h % EPOCH_HOURS or h >= 24:  # "_24" would alias 00 h of the next day
         return None
     try:
         epoch = np.datetime64(f"{d[:4]}-{d[4:6]}-{d[6:]}T00:00:00", "s")
@@ -114,7 +115,7 @@ def unpack_archive(archive, dest, letter, year):
             while True:
                 try:
                     member = tar.next()
-                except (tarfile.TarError, OSError, EOFError) as err:
+                except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
                     raise ArchiveError(f"{archive}: corrupt or truncated archive ({err})") from None
                 if member is None:
                     break
@@ -130,7 +131,8 @@ def unpack_archive(archive, dest, letter, year):
                 mletter, epoch = parsed
                 if mletter != letter:
                     raise ArchiveError(
-                        f"{archive}: member {member.name!r} is of letter {mletter}, expected {letter}"
+                        f"{archive}: member {member.name!r} is of letter {mletter}, "
+                        f"expected {letter}"
                     )
                 if epoch.astype("datetime64[Y]").astype(int) + 1970 != int(year):
                     raise ArchiveError(f"{archive}: member {member.name!r} is not of year {year}")
@@ -142,19 +144,25 @@ def unpack_archive(archive, dest, letter, year):
                 seen[base] = member.name
                 try:
                     data = tar.extractfile(member).read()
-                except (tarfile.TarError, OSError, EOFError) as err:
+                except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
                     raise ArchiveError(
                         f"{archive}: member {member.name!r} could not be read ({err})"
                     ) from None
                 (partial / base).write_bytes(data)
+            # tarfile stops at the end-of-archive block (or, silently, at a damaged header)
+            # without reading the gzip trailer: read the stream to its end so that its CRC
+            # and length are checked (a cut or corrupted file is refused, not half-used).
+            try:
+                while tar.fileobj.read(1 << 20):
+                    pass
+            except (OSError, EOFError, zlib.error) as err:
+                raise ArchiveError(f"{archive}: corrupt or truncated archive ({err})") from None
         expected = {member_name(letter, e) for e in year_epochs(year)}
         missing = sorted(expected - set(seen))
         if not seen:
             raise ArchiveError(f"{archive}: the archive is empty")
         if missing:
-            raise ArchiveError(
-                f"{archive}: {len(missing)} epoch(s) missing, first {missing[0]}"
-            )
+            raise ArchiveError(f"{archive}: {len(missing)} epoch(s) missing, first {missing[0]}")
         if dest.exists():
             shutil.rmtree(dest)
         partial.rename(dest)
@@ -178,7 +186,8 @@ def write_archive(path, letter, year, files):
     path = Path(path)
     tmp = path.with_name(path.name + ".part")
     months = set()
-    mtime = time.mktime((int(year), 1, 1, 0, 0, 0, 0, 1, 0))
+    # 1 January 00 h UTC (time.mktime would depend on the machine's time zone)
+    mtime = calendar.timegm((int(year), 1, 1, 0, 0, 0, 0, 1, 0))
     # gzip with a fixed time stamp and name so that the same content gives the same bytes
     with (
         open(tmp, "wb") as raw,

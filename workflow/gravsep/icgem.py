@@ -141,7 +141,9 @@ def read_icgem(source, nmax=None):
 
     bad = ~np.isfinite(values).all(axis=1)
     if bad.any():
-        raise ICGEMError(f"{name}, line {line_of(int(np.flatnonzero(bad)[0]))}: NaN or infinite coefficient")
+        raise ICGEMError(
+            f"{name}, line {line_of(int(np.flatnonzero(bad)[0]))}: NaN or infinite coefficient"
+        )
     badnm = (n < 0) | (m < 0) | (m > n)
     if badnm.any():
         i = int(np.flatnonzero(badnm)[0])

@@ -1,0 +1,233 @@
+"""Schema validation and cross-key checks of the configuration (gravsep.config)."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from gravsep.config import ConfigError, check, dataset_id, deep_merge, resolve_models
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+CONFIG = ROOT / "config" / "config.yaml"
+
+
+@pytest.fixture(scope="module")
+def raw():
+    return yaml.safe_load(CONFIG.read_text())
+
+
+@pytest.fixture
+def config(raw):
+    """The shipped configuration, validated (defaults set)."""
+    validate = pytest.importorskip("snakemake.utils").validate
+    cfg = copy.deepcopy(raw)
+    validate(cfg, str(SCHEMA))
+    return cfg
+
+
+def validate_error(cfg):
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    with pytest.raises(WorkflowError) as err:
+        validate(cfg, str(SCHEMA))
+    return str(err.value)
+
+
+# ---------------------------------------------------------------- schema
+
+
+def test_shipped_config_validates_and_gets_defaults(raw, config):
+    assert config["ftp"]["host"] == "ig2-dmz.gfz-potsdam.de"
+    assert config["ftp"]["port"] == 21 and config["ftp"]["retries"] == 5
+    assert config["containers"]["cpu"].startswith("docker://")
+    assert config["data"]["archive_dir"] == raw["data"]["archive_dir"]
+    # what the file sets is kept
+    assert config["data"] == {**config["data"], **raw["data"]}
+    assert config["preprocess"] == raw["preprocess"]
+    # a minimal file gets every default
+    minimal = {k: copy.deepcopy(raw[k]) for k in ("data", "defaults", "models")}
+    del minimal["data"]["letters"], minimal["data"]["archive_dir"]
+    from snakemake.utils import validate
+
+    validate(minimal, str(SCHEMA))
+    assert minimal["source"] == "synthetic"
+    assert minimal["data"]["letters"] == ["A", "O", "H", "I", "S"]
+    assert minimal["data"]["archive_dir"] == "resources/esm"
+    assert minimal["preprocess"] == {
+        "components": ["AO", "H", "I", "S"], "deltat": 168, "remove_yearly_mean": True,
+    }  # fmt: skip
+    check(minimal)
+
+
+@pytest.mark.parametrize(
+    "edit, names",
+    [
+        (lambda c: c["data"].update(yeras=[1995]), ["yeras"]),
+        (lambda c: c.update(preproces={}), ["preproces"]),
+        (lambda c: c["defaults"]["training"].update(learnig_rate=1), ["learnig_rate"]),
+        (lambda c: c["data"].update(nmax="31"), ["nmax", "integer"]),
+        (lambda c: c["data"].update(years=1995), ["years", "array"]),
+        (lambda c: c["preprocess"].update(remove_yearly_mean="yes"), ["remove_yearly_mean"]),
+        (lambda c: c["data"].update(nmax=500), ["nmax", "200"]),
+        (lambda c: c["preprocess"].update(deltat=7), ["deltat", "multiple"]),
+        (lambda c: c["preprocess"].update(components=["AX"]), ["components"]),
+        (lambda c: c["data"].update(letters=["A", "Q"]), ["letters"]),
+        (lambda c: c["models"].update(x={"network": {"dropout": 1.0}}), ["dropout", "'x'"]),
+        (lambda c: c["defaults"]["dataset"].update(sampling="lat_lat"), ["sampling"]),
+        (lambda c: c["ftp"].update(port=0), ["port"]),
+        (lambda c: c["models"].update({"bad-name": {}}), ["bad-name"]),
+        (lambda c: c.update(source="usb"), ["source"]),
+    ],
+)
+def test_schema_errors_name_the_key(raw, edit, names):
+    pytest.importorskip("snakemake.utils")
+    cfg = copy.deepcopy(raw)
+    cfg.setdefault("ftp", {})
+    edit(cfg)
+    msg = validate_error(cfg)
+    for name in names:
+        assert name in msg, (name, msg)
+
+
+def test_schema_requires_data(raw):
+    pytest.importorskip("snakemake.utils")
+    cfg = copy.deepcopy(raw)
+    del cfg["data"]["nmax"]
+    assert "nmax" in validate_error(cfg)
+
+
+# ---------------------------------------------------------------- cross-key checks
+
+
+def test_check_passes_and_resolves(config):
+    models = check(config)
+    assert set(models) == {"latlon", "tlon"}
+    assert models["tlon"]["dataset"]["sampling"] == "t_lon"
+    assert models["latlon"]["dataset"]["sampling"] == "lat_lon"
+    assert models["tlon"]["training"] == models["latlon"]["training"]
+    assert models["latlon"]["training"]["augmentation"] == {"S": {"contrast": [0.5, 2.0]}}
+    # resolving leaves the configuration as it was
+    before = copy.deepcopy(config)
+    resolve_models(config)
+    assert config == before
+
+
+def check_error(config, key_fragment):
+    with pytest.raises(ConfigError) as err:
+        check(config)
+    assert key_fragment in str(err.value), str(err.value)
+    return str(err.value)
+
+
+def test_year_outside_data(config):
+    config["models"]["latlon"] = {"dataset": {"test_years": [2001]}}
+    msg = check_error(config, "models.latlon.dataset.test_years")
+    assert "2001" in msg
+    config["models"]["latlon"] = {}
+    config["defaults"]["dataset"]["validation_years"] = [1994]
+    check_error(config, "models.latlon.dataset.validation_years")
+
+
+def test_train_test_overlap(config):
+    config["models"]["tlon"]["dataset"]["test_years"] = [1996]
+    check_error(config, "models.tlon.dataset.test_years")
+
+
+def test_component_letter_absent(config):
+    config["data"]["letters"] = ["A", "O", "H", "I"]
+    msg = check_error(config, "preprocess.components[3]")
+    assert "'S'" in msg
+    config["data"]["letters"] = ["A", "O", "H", "I", "S"]
+    config["preprocess"]["components"] = ["AO", "H", "IS", "S"]
+    check_error(config, "preprocess.components")
+    config["preprocess"]["components"] = ["AA", "H"]
+    check_error(config, "preprocess.components[0]")
+
+
+def test_slope_or_shape_weight_with_lat_lon(config):
+    config["models"]["latlon"] = {"training": {"slope_weight": 0.1}}
+    check_error(config, "models.latlon.training.slope_weight")
+    config["models"]["latlon"] = {"training": {"shape_weight": 0.1}}
+    check_error(config, "models.latlon.training.")
+    # fine for a model with a time axis
+    config["models"]["latlon"] = {}
+    config["models"]["tlon"]["training"] = {"slope_weight": 0.1, "shape_weight": 0.2}
+    check(config)
+
+
+def test_component_weights_length(config):
+    config["models"]["tlon"]["training"] = {"component_weights": [1, 1, 1]}
+    msg = check_error(config, "models.tlon.training.component_weights")
+    assert "3" in msg and "4" in msg
+    config["models"]["tlon"]["training"] = {"component_weights": [0, 0, 0, 0]}
+    check_error(config, "models.tlon.training.component_weights")
+
+
+def test_augmentation_unknown_component(config):
+    config["models"]["latlon"] = {"training": {"augmentation": {"HI": {"flip_lr": True}}}}
+    msg = check_error(config, "models.latlon.training.augmentation")
+    assert "HI" in msg
+
+
+def test_min_epochs_exceeds_epochs(config):
+    config["defaults"]["training"]["min_epochs"] = 61
+    check_error(config, "models.latlon.training.min_epochs")
+
+
+def test_other_cross_checks(config):
+    cfg = copy.deepcopy(config)
+    cfg["models"]["latlon"] = {"dataset": {"nmax_flt": 32}}
+    check_error(cfg, "models.latlon.dataset.nmax_flt")
+    cfg = copy.deepcopy(config)
+    cfg["models"]["latlon"] = {"network": {"num_filters_min": 256}}
+    check_error(cfg, "models.latlon.network.num_filters_min")
+    cfg = copy.deepcopy(config)
+    cfg["models"]["latlon"] = {"dataset": {"extent": {"type": "regional", "lat": [0, 10]}}}
+    check_error(cfg, "models.latlon.dataset.extent")
+    cfg = copy.deepcopy(config)
+    cfg["data"]["nmax"] = 150
+    check_error(cfg, "data.nmax")
+    cfg = copy.deepcopy(config)
+    del cfg["defaults"]["training"]["patience"]
+    check_error(cfg, "models.latlon.training.patience")
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def test_deep_merge():
+    base = {"a": {"b": 1, "c": [1, 2], "d": {"e": 1}}, "f": 2}
+    over = {"a": {"c": [3], "d": {"g": 2}}, "h": {"i": 1}}
+    frozen_base, frozen_over = copy.deepcopy(base), copy.deepcopy(over)
+    out = deep_merge(base, over)
+    assert out == {"a": {"b": 1, "c": [3], "d": {"e": 1, "g": 2}}, "f": 2, "h": {"i": 1}}
+    assert base == frozen_base and over == frozen_over
+    out["a"]["d"]["e"] = 99
+    out["h"]["i"] = 99
+    assert base == frozen_base and over == frozen_over  # no shared sub-objects
+    assert deep_merge(base, None) == base and deep_merge(base, {}) is not base
+    assert deep_merge({"a": {"b": 1}}, {"a": 5}) == {"a": 5}
+    assert deep_merge({"a": 5}, {"a": {"b": 1}}) == {"a": {"b": 1}}
+
+
+def test_dataset_id(config):
+    models = check(config)
+    comps = config["preprocess"]["components"]
+    ds = models["latlon"]["dataset"]
+    same = yaml.safe_load(yaml.safe_dump(ds))  # an equal definition built independently
+    same = dict(reversed(list(same.items())))  # key order must not matter
+    assert dataset_id(ds, comps) == dataset_id(same, list(comps))
+    assert dataset_id(ds, comps).startswith("lat_lon-")
+    ids = {dataset_id(ds, comps)}
+    for key, value in [("nmax_flt", 12), ("random_samples", True), ("test_years", [1997]),
+                       ("extent", {"type": "regional", "lat": [0, 1], "lon": [0, 1]}),
+                       ("sampling", "t_lon")]:  # fmt: skip
+        changed = copy.deepcopy(ds)
+        changed[key] = value
+        ids.add(dataset_id(changed, comps))
+    ids.add(dataset_id(ds, ["AO", "H", "IS"]))
+    ids.add(dataset_id(ds, list(reversed(comps))))
+    assert len(ids) == 8
+    assert dataset_id(models["tlon"]["dataset"], comps) != dataset_id(ds, comps)

@@ -1,0 +1,316 @@
+"""Reading and writing ICGEM coefficient files (gravsep.icgem)."""
+
+import gzip
+
+import numpy as np
+import pytest
+from gravsep.constants import GM, R_EARTH
+from gravsep.icgem import ICGEMError, format_icgem, read_icgem, write_icgem
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+
+def reference_parse(text):
+    """Straightforward line-by-line parse: (cs, sigma or None) of ICGEM text."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    start = next(i for i, ln in enumerate(lines) if ln.strip().startswith("end_of_head")) + 1
+    rows = [ln.split() for ln in lines[start:] if ln.strip()]
+    nmax = max(int(r[1]) for r in rows)
+    cs = np.zeros((2, nmax + 1, nmax + 1))
+    for r in rows:
+        n, m = int(r[1]), int(r[2])
+        vals = [float(w.replace("D", "E").replace("d", "e")) for w in r[3:]]
+        cs[0, n, m], cs[1, n, m] = vals[0], vals[1]
+    return cs
+
+
+def random_cs(rng, nmax, spread=True):
+    cs = rng.normal(size=(2, nmax + 1, nmax + 1))
+    if spread:
+        cs *= 10.0 ** rng.integers(-25, 5, size=cs.shape)
+    n, m = np.indices((nmax + 1, nmax + 1))
+    cs[:, m > n] = 0.0
+    cs[1, :, 0] = 0.0
+    return cs
+
+
+def data_lines(text):
+    """(1-based line number, line) of each gfc line."""
+    return [(i + 1, ln) for i, ln in enumerate(text.split("\n")) if ln.startswith("gfc")]
+
+
+def replace_line(text, lineno, new):
+    lines = text.split("\n")
+    lines[lineno - 1] = new
+    return "\n".join(lines)
+
+
+@pytest.fixture
+def text():
+    return format_icgem(random_cs(np.random.default_rng(7), 4))
+
+
+# ---------------------------------------------------------------- round trip and formats
+
+
+def test_round_trip_matches_text_precision(tmp_path):
+    rng = np.random.default_rng(1)
+    cs = random_cs(rng, 6)
+    path = tmp_path / "x.gfc"
+    write_icgem(path, cs, modelname="test", gm=3.5e14, radius=6.4e6)
+    assert not (tmp_path / "x.gfc.part").exists()
+    text = path.read_text()
+    got, header = read_icgem(path)
+    # bit for bit what the text says, and the text holds 13 significant digits
+    np.testing.assert_array_equal(got, reference_parse(text))
+    np.testing.assert_allclose(got, cs, rtol=5.1e-13, atol=0)
+    assert header["max_degree"] == 6
+    assert header["gm"] == 3.5e14
+    assert header["radius"] == 6.4e6
+    assert header["errors"] == "no"
+    assert header["modelname"] == "test"
+    # one line per (n, m), n ascending, then m
+    nm = [tuple(int(w) for w in ln.split()[1:3]) for _, ln in data_lines(text)]
+    assert nm == [(n, m) for n in range(7) for m in range(n + 1)]
+
+
+def test_header_defaults_when_absent():
+    body = "\n".join(["end_of_head", "gfc 0 0 1.0 0.0", "gfc 1 0 2.0 0.0", "gfc 1 1 3.0 4.0"])
+    cs, header = read_icgem(body + "\n")
+    assert header["gm"] == GM and header["radius"] == R_EARTH and header["max_degree"] == 1
+    np.testing.assert_array_equal(cs, [[[1, 0], [2, 3]], [[0, 0], [0, 4]]])
+
+
+def test_fortran_and_e_exponents(text):
+    # mix D, d, E, e exponents line by line
+    marks = ["D", "d", "E", "e"]
+    out = []
+    for i, ln in enumerate(text.split("\n")):
+        out.append(ln.replace("D", marks[i % 4]) if ln.startswith("gfc") else ln)
+    mixed = "\n".join(out)
+    assert "d+" in mixed or "d-" in mixed
+    got, _ = read_icgem(mixed)
+    np.testing.assert_array_equal(got, reference_parse(text))
+
+
+def test_agrees_with_pyshtools_bit_for_bit(tmp_path):
+    shio = pytest.importorskip("pyshtools.shio")
+    rng = np.random.default_rng(3)
+    for k, nmax in enumerate([2, 5, 12]):
+        cs = random_cs(rng, nmax)
+        text = format_icgem(cs)
+        if k == 1:
+            text = text.replace("D", "d")
+        if k == 2:
+            text = text.replace("D", "E")
+        path = tmp_path / f"m{k}.gfc"
+        path.write_text(text)
+        cilm, gm, r0 = shio.read_icgem_gfc(str(path))
+        got, header = read_icgem(path)
+        assert got.dtype == cilm.dtype and got.shape == cilm.shape
+        np.testing.assert_array_equal(got, cilm)
+        assert header["gm"] == gm and header["radius"] == r0
+        # also for a gzip file (pyshtools recognises .gz by name)
+        gz = tmp_path / f"m{k}.gfc.gz"
+        gz.write_bytes(gzip.compress(text.encode()))
+        np.testing.assert_array_equal(read_icgem(gz)[0], shio.read_icgem_gfc(str(gz))[0])
+
+
+def test_crlf_gzip_bytes_and_string_inputs(tmp_path, text):
+    expected = reference_parse(text)
+    crlf = text.replace("\n", "\r\n")
+    np.testing.assert_array_equal(read_icgem(crlf)[0], expected)
+    np.testing.assert_array_equal(read_icgem(crlf.encode())[0], expected)
+    path = tmp_path / "crlf.gfc"
+    path.write_bytes(crlf.encode())
+    np.testing.assert_array_equal(read_icgem(path)[0], expected)
+    # gzip recognised by its content, whatever the name
+    gz = tmp_path / "plain_name.180"
+    gz.write_bytes(gzip.compress(crlf.encode()))
+    np.testing.assert_array_equal(read_icgem(gz)[0], expected)
+    np.testing.assert_array_equal(read_icgem(str(gz))[0], expected)
+    np.testing.assert_array_equal(read_icgem(gzip.compress(text.encode()))[0], expected)
+
+
+def test_sigma_columns(text):
+    rng = np.random.default_rng(5)
+    out = []
+    for ln in text.split("\n"):
+        if ln.startswith("gfc"):
+            sc, ss = np.abs(rng.normal(size=2)) * 1e-12
+            ln = f"{ln} {sc:.6e} {ss:.6e}".replace("e", "D")
+        out.append(ln)
+    seven = "\n".join(out)
+    assert all(len(ln.split()) == 7 for _, ln in data_lines(seven))
+    cs, header = read_icgem(seven)
+    np.testing.assert_array_equal(cs, reference_parse(text))
+    assert header["errors"] == "no"  # the header says so; the columns are accepted
+
+
+def test_trailing_blank_lines_and_leading_blank_line(text):
+    expected = reference_parse(text)
+    np.testing.assert_array_equal(read_icgem(text + "\n\n   \n")[0], expected)
+    np.testing.assert_array_equal(read_icgem(text.replace("\n", "\r\n") + "\r\n \r\n")[0], expected)
+    with_blank = text.replace("end_of_head\n", "end_of_head\n\n")
+    np.testing.assert_array_equal(read_icgem(with_blank)[0], expected)
+
+
+def test_nmax_argument_accepts_matching_file(text):
+    cs, header = read_icgem(text, nmax=4)
+    assert cs.shape == (2, 5, 5) and header["max_degree"] == 4
+
+
+# ---------------------------------------------------------------- errors
+
+
+def write(tmp_path, text, name="bad.gfc"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_truncated_file_names_file_and_first_missing(tmp_path, text):
+    lines = text.split("\n")
+    cut = "\n".join(lines[:-4]) + "\n"  # drop the last 3 gfc lines (and the final "")
+    path = write(tmp_path, cut)
+    with pytest.raises(ICGEMError) as err:
+        read_icgem(path)
+    msg = str(err.value)
+    assert str(path) in msg and "missing" in msg
+    # the first missing coefficient is the first dropped line's (n, m)
+    n, m = lines[-4].split()[1:3]
+    assert f"n={n}, m={m}" in msg
+
+
+@pytest.mark.parametrize("token", ["NaN", "nan", "inf", "-Infinity"])
+def test_nan_coefficient_names_line(tmp_path, text, token):
+    lineno, line = data_lines(text)[7]
+    words = line.split()
+    words[4] = token
+    path = write(tmp_path, replace_line(text, lineno, " ".join(words)))
+    with pytest.raises(ICGEMError, match=rf"{path}, line {lineno}\b"):
+        read_icgem(path)
+
+
+def test_duplicated_coefficient_names_both_lines(tmp_path, text):
+    rows = data_lines(text)
+    (l1, first), (l2, second) = rows[4], rows[9]
+    words = second.split()
+    words[1:3] = first.split()[1:3]
+    path = write(tmp_path, replace_line(text, l2, " ".join(words)))
+    with pytest.raises(ICGEMError) as err:
+        read_icgem(path)
+    msg = str(err.value)
+    assert f"{path}, line {l2}" in msg and f"line {l1}" in msg
+
+
+def test_missing_end_of_head(tmp_path, text):
+    path = write(tmp_path, text.replace("end_of_head", "end_of_header_missing"))
+    path2 = write(tmp_path, "\n".join(ln for ln in text.split("\n") if ln != "end_of_head"), "b")
+    for p in (path, path2):
+        with pytest.raises(ICGEMError, match="end_of_head") as err:
+            read_icgem(p)
+        assert str(p) in str(err.value)
+
+
+def test_wrong_max_degree(tmp_path, text):
+    path = write(tmp_path, text)
+    for nmax in (3, 5):
+        with pytest.raises(ICGEMError, match=r"max_degree is 4, expected " + str(nmax)) as err:
+            read_icgem(path, nmax=nmax)
+        assert str(path) in str(err.value)
+    # no header max_degree: the data decide, and a too-small nmax names the first bad line
+    nohead = "\n".join(ln for ln in text.split("\n") if not ln.startswith("max_degree"))
+    path = write(tmp_path, nohead, "nohead.gfc")
+    assert read_icgem(path)[0].shape == (2, 5, 5)
+    first_deg4 = next(i for i, ln in data_lines(nohead) if ln.split()[1] == "4")
+    with pytest.raises(ICGEMError, match=rf"{path}, line {first_deg4}: degree 4 exceeds"):
+        read_icgem(path, nmax=3)
+    with pytest.raises(ICGEMError, match="missing"):
+        read_icgem(path, nmax=5)
+
+
+@pytest.mark.parametrize("bad", ["abc", "1.0.0", "1.5D", "0x10", "--1"])
+def test_not_a_number_names_line(tmp_path, text, bad):
+    lineno, line = data_lines(text)[5]
+    words = line.split()
+    words[3] = bad
+    path = write(tmp_path, replace_line(text, lineno, " ".join(words)))
+    with pytest.raises(ICGEMError, match=rf"{path}, line {lineno}:"):
+        read_icgem(path)
+
+
+@pytest.mark.parametrize("row", [0, 6])
+@pytest.mark.parametrize("change", ["extra", "short"])
+def test_wrong_column_count_names_line(tmp_path, text, row, change):
+    lineno, line = data_lines(text)[row]
+    words = line.split()
+    words = words + ["1.0"] if change == "extra" else words[:-1]
+    path = write(tmp_path, replace_line(text, lineno, " ".join(words)))
+    with pytest.raises(ICGEMError, match=rf"{path}, line {lineno}:.*columns"):
+        read_icgem(path)
+
+
+def test_non_integer_or_invalid_degree_order(tmp_path, text):
+    lineno, line = data_lines(text)[3]
+    words = line.split()
+    words[2] = "1.5"
+    path = write(tmp_path, replace_line(text, lineno, " ".join(words)))
+    with pytest.raises(ICGEMError, match=rf"{path}, line {lineno}:"):
+        read_icgem(path)
+    words = line.split()
+    words[2] = str(int(words[1]) + 1)  # m > n
+    path = write(tmp_path, replace_line(text, lineno, " ".join(words)), "mn.gfc")
+    with pytest.raises(ICGEMError, match=rf"{path}, line {lineno}: invalid degree/order"):
+        read_icgem(path)
+
+
+def test_other_line_key_in_data(tmp_path, text):
+    lineno, line = data_lines(text)[2]
+    path = write(tmp_path, replace_line(text, lineno, line.replace("gfc", "gfct")))
+    with pytest.raises(ICGEMError, match=rf"{path}, line {lineno}:"):
+        read_icgem(path)
+
+
+def test_corrupt_gzip(tmp_path, text):
+    path = tmp_path / "x.gfc.gz"
+    path.write_bytes(gzip.compress(text.encode())[:-30])
+    with pytest.raises(ICGEMError, match="gzip") as err:
+        read_icgem(path)
+    assert str(path) in str(err.value)
+
+
+def test_format_rejects_bad_shape():
+    with pytest.raises(ValueError):
+        format_icgem(np.zeros((2, 3, 4)))
+
+
+# ---------------------------------------------------------------- property
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
+
+
+@st.composite
+def coefficients(draw):
+    nmax = draw(st.integers(0, 4))
+    k = (nmax + 1) * (nmax + 2) // 2
+    c = draw(st.lists(finite, min_size=k, max_size=k))
+    s = draw(st.lists(finite, min_size=k, max_size=k))
+    cs = np.zeros((2, nmax + 1, nmax + 1))
+    n, m = np.tril_indices(nmax + 1)
+    cs[0, n, m], cs[1, n, m] = c, s
+    return cs
+
+
+@settings(max_examples=60, deadline=None)
+@given(coefficients())
+def test_property_round_trip(cs):
+    text = format_icgem(cs)
+    got, header = read_icgem(text)
+    assert header["max_degree"] == cs.shape[-1] - 1
+    np.testing.assert_array_equal(got, reference_parse(text))
+    # 13 significant digits; subnormals keep less relative precision
+    np.testing.assert_allclose(got, cs, rtol=5.1e-13, atol=1e-310)
+    n, m = np.indices(cs.shape[1:])
+    assert not got[:, m > n].any()
