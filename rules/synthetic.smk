@@ -15,7 +15,6 @@ rule synthetic_model:
         nmax=config["data"]["nmax"],
         seed=config["synthetic"]["seed"],
         scale=config["synthetic"]["scale"],
-        shapefile=LAND_SHAPEFILE,
     resources:
         mem_mb=2000,
     container:

@@ -191,7 +191,7 @@ def write_archive(path, letter, year, files):
     # gzip with a fixed time stamp and name so that the same content gives the same bytes
     with (
         open(tmp, "wb") as raw,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0) as gz,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=1, mtime=0) as gz,
         tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
     ):
         for epoch, text in files:
