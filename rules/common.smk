@@ -81,6 +81,10 @@ def final_outputs():
     ]
     for name in MODELS:
         outputs += [f"results/models/{name}/figures/{fig}.png" for fig in FIGURES]
+        outputs += [
+            f"results/models/{name}/export/separated.nc",
+            f"results/models/{name}/export/separated_icgem.tar.gz",
+        ]
     if config["source"] == "synthetic":
         outputs += [
             "results/synthetic/figures/component_maps.png",

@@ -147,8 +147,8 @@ def test_evaluate_csv(evaluated):
     tmp, _, df = evaluated
     read = pd.read_csv(tmp / "metrics.csv")
     assert list(read.columns) == evaluation.CSV_COLUMNS
-    assert len(read) == 2 * 3 * (len(COMPONENTS) + 1)  # splits x methods x (comps + sum)
-    assert set(read["method"]) == {"unet", "zero", "proportional"}
+    assert len(read) == 2 * (len(evaluation.BASELINES) + 1) * (len(COMPONENTS) + 1)  # splits x methods x (comps + sum)
+    assert set(read["method"]) == {"unet", *evaluation.BASELINES}
     assert set(read["split"]) == {"validation", "test"}
     assert set(read["year"]) == {2002, 2003}
     assert set(read["component"]) == set(COMPONENTS) | {"sum"}
@@ -261,7 +261,7 @@ def test_tables(evaluated, tmp_path):
     assert table.loc[("tiny", "AO"), "zero"] == pytest.approx(1.0, rel=1e-5)
     assert list(table.loc["tiny"].index)[-1] == "sum"
     failures = tables.unet_beats_baselines(merged, split="test")
-    assert len(failures) == 2 * len(COMPONENTS)  # bad model loses to both baselines
+    assert len(failures) == len(evaluation.BASELINES) * len(COMPONENTS)
     assert all("model bad" in line for line in failures)
     assert tables.unet_beats_baselines(merged, split="nothing") == [
         "no metrics for split 'nothing'"

@@ -309,7 +309,7 @@ def evaluate(
         test_years = _years(fd.attrs, "test")
         if not test_years:
             raise ValueError(f"{dataset_h5} has no test years")
-        stats = training_statistics(dataset_h5) if baselines else None
+        stats = training_statistics(dataset_h5, eofs="pca" in baselines) if baselines else None
         for split in SPLITS:
             for year in _years(fd.attrs, split):
                 grp = fd[f"years/{year}"]

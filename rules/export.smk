@@ -1,0 +1,22 @@
+# Export: separated fields of the test years as NetCDF-CF grids and ICGEM coefficient files.
+
+
+rule export:
+    input:
+        dataset=lambda wc: f"results/datasets/{MODEL_DATASET[wc.model]}/samples.h5",
+        predictions="results/models/{model}/predictions.h5",
+        evaluation="results/models/{model}/evaluation.h5",
+    output:
+        netcdf="results/models/{model}/export/separated.nc",
+        icgem="results/models/{model}/export/separated_icgem.tar.gz",
+    log:
+        "results/logs/export/{model}.log",
+    benchmark:
+        "results/benchmarks/export/{model}.tsv"
+    params:
+        model="{model}",
+        deltat=config["preprocess"]["deltat"],
+    container:
+        config["containers"]["cpu"]
+    script:
+        "../workflow/scripts/export.py"
