@@ -7,7 +7,11 @@ from snakemake.utils import validate
 
 # The science package lives beside the Snakefile; it is also pip-installed (README).
 sys.path.insert(0, workflow.basedir)
-from gravsep.config import ConfigError, check, dataset_id  # noqa: E402 (light imports only)
+from gravsep.config import (
+    ConfigError,
+    check,
+    dataset_id,
+)  # noqa: E402 (light imports only)
 
 validate(config, "../workflow/schemas/config.schema.yaml")
 try:
@@ -58,19 +62,29 @@ def windows_need_next_year(year):
     first = dt.datetime(min(YEARS), 1, 1)
     step = dt.timedelta(hours=config["preprocess"]["deltat"])
     end_of_year = dt.datetime(int(year) + 1, 1, 1)
-    last = -(-(end_of_year - first) // step) - 1  # index of the last window starting in year
+    last = (
+        -(-(end_of_year - first) // step) - 1
+    )  # index of the last window starting in year
     return first + step * (last + 1) > end_of_year and int(year) + 1 in YEARS
 
 
 def dataset_years(ds):
-    return sorted(set(ds["train_years"]) | set(ds["validation_years"]) | set(ds["test_years"]))
+    return sorted(
+        set(ds["train_years"]) | set(ds["validation_years"]) | set(ds["test_years"])
+    )
 
 
 def model_dir(wildcards):
     return f"results/models/{wildcards.model}"
 
 
-FIGURES = ["rms_profiles", "degree_amplitudes", "maps", "component_errors", "training_curves"]
+FIGURES = [
+    "rms_profiles",
+    "degree_amplitudes",
+    "maps",
+    "component_errors",
+    "training_curves",
+]
 
 
 def final_outputs():

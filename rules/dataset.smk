@@ -14,12 +14,12 @@ rule dataset:
         "results/logs/dataset/{dataset}.log",
     benchmark:
         "results/benchmarks/dataset/{dataset}.tsv"
+    container:
+        config["containers"]["cpu"]
+    resources:
+        mem_mb=4000,
     params:
         definition=lambda wc: DATASETS[wc.dataset],
         components=COMPONENTS,
-    resources:
-        mem_mb=4000,
-    container:
-        config["containers"]["cpu"]
     script:
         "../workflow/scripts/dataset.py"

@@ -14,6 +14,12 @@ if config["source"] == "ftp":
             "results/logs/download/{year}_{letter}.log",
         benchmark:
             "results/benchmarks/download/{year}_{letter}.tsv"
+        # on the submit host: compute nodes often have no internet access
+        localrule: True
+        container:
+            config["containers"]["cpu"]
+        resources:
+            ftp=1,
         params:
             host=config["ftp"]["host"],
             port=config["ftp"]["port"],
@@ -22,9 +28,5 @@ if config["source"] == "ftp":
             password_env=config["ftp"]["password_env"],
             retries=config["ftp"]["retries"],
             timeout=config["ftp"]["timeout"],
-        resources:
-            ftp=1,
-        container:
-            config["containers"]["cpu"]
         script:
             "../workflow/scripts/download.py"

@@ -13,10 +13,10 @@ rule evaluate:
         "results/logs/evaluate/{model}.log",
     benchmark:
         "results/benchmarks/evaluate/{model}.tsv"
-    params:
-        model="{model}",
     container:
         config["containers"]["cpu"]
+    params:
+        model="{model}",
     script:
         "../workflow/scripts/evaluate.py"
 
@@ -65,11 +65,11 @@ rule figures:
         "results/logs/figures/{model}.log",
     benchmark:
         "results/benchmarks/figures/{model}.tsv"
+    container:
+        config["containers"]["cpu"]
     params:
         model="{model}",
         natural_earth=NATURAL_EARTH,
-    container:
-        config["containers"]["cpu"]
     script:
         "../workflow/scripts/figures.py"
 

@@ -13,10 +13,10 @@ rule export:
         "results/logs/export/{model}.log",
     benchmark:
         "results/benchmarks/export/{model}.tsv"
+    container:
+        config["containers"]["cpu"]
     params:
         model="{model}",
         deltat=config["preprocess"]["deltat"],
-    container:
-        config["containers"]["cpu"]
     script:
         "../workflow/scripts/export.py"

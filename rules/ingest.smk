@@ -26,11 +26,11 @@ rule store:
         "results/logs/store/{letter}_{year}.log",
     benchmark:
         "results/benchmarks/store/{letter}_{year}.tsv"
-    params:
-        nmax=config["data"]["nmax"],
-    resources:
-        mem_mb=1000,
     container:
         config["containers"]["cpu"]
+    resources:
+        mem_mb=1000,
+    params:
+        nmax=config["data"]["nmax"],
     script:
         "../workflow/scripts/store.py"

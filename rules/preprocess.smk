@@ -3,7 +3,11 @@
 
 rule combine:
     input:
-        lambda wc: expand("results/ingest/store/{letter}_{year}.h5", letter=list(wc.comp), year=wc.year),
+        lambda wc: expand(
+            "results/ingest/store/{letter}_{year}.h5",
+            letter=list(wc.comp),
+            year=wc.year,
+        ),
     output:
         temp("results/preprocess/combined/{comp}_{year}.h5"),
     log:
@@ -30,11 +34,11 @@ rule windows:
         "results/logs/windows/{comp}_{year}.log",
     benchmark:
         "results/benchmarks/windows/{comp}_{year}.tsv"
+    container:
+        config["containers"]["cpu"]
     params:
         years=YEARS,
         deltat=config["preprocess"]["deltat"],
-    container:
-        config["containers"]["cpu"]
     script:
         "../workflow/scripts/windows.py"
 
@@ -48,9 +52,9 @@ rule anomalies:
         "results/logs/anomalies/{comp}_{year}.log",
     benchmark:
         "results/benchmarks/anomalies/{comp}_{year}.tsv"
-    params:
-        remove_yearly_mean=config["preprocess"]["remove_yearly_mean"],
     container:
         config["containers"]["cpu"]
+    params:
+        remove_yearly_mean=config["preprocess"]["remove_yearly_mean"],
     script:
         "../workflow/scripts/anomalies.py"

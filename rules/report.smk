@@ -13,11 +13,11 @@ rule provenance:
         "results/logs/provenance.log",
     benchmark:
         "results/benchmarks/provenance.tsv"
+    container:
+        config["containers"]["cpu"]
     params:
         config=config,
         models=MODELS,
         datasets=MODEL_DATASET,
-    container:
-        config["containers"]["cpu"]
     script:
         "../workflow/scripts/provenance.py"

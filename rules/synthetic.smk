@@ -10,15 +10,15 @@ rule synthetic_model:
         "results/logs/synthetic_model.log",
     benchmark:
         "results/benchmarks/synthetic_model.tsv"
+    container:
+        config["containers"]["cpu"]
+    resources:
+        mem_mb=2000,
     params:
         years=YEARS,
         nmax=config["data"]["nmax"],
         seed=config["synthetic"]["seed"],
         scale=config["synthetic"]["scale"],
-    resources:
-        mem_mb=2000,
-    container:
-        config["containers"]["cpu"]
     script:
         "../workflow/scripts/synthetic_model.py"
 
@@ -32,10 +32,10 @@ rule synthetic_archive:
         "results/logs/synthetic_archive/{year}_{letter}.log",
     benchmark:
         "results/benchmarks/synthetic_archive/{year}_{letter}.tsv"
-    resources:
-        mem_mb=1000,
     container:
         config["containers"]["cpu"]
+    resources:
+        mem_mb=1000,
     script:
         "../workflow/scripts/synthetic_archive.py"
 
@@ -58,9 +58,9 @@ rule synthetic_figures:
         "results/logs/synthetic_figures.log",
     benchmark:
         "results/benchmarks/synthetic_figures.tsv"
-    params:
-        natural_earth=NATURAL_EARTH,
     container:
         config["containers"]["cpu"]
+    params:
+        natural_earth=NATURAL_EARTH,
     script:
         "../workflow/scripts/synthetic_figures.py"

@@ -13,15 +13,15 @@ rule train:
         "results/logs/train/{model}.log",
     benchmark:
         "results/benchmarks/train/{model}.tsv"
+    container:
+        config["containers"]["gpu"]
+    threads: 2
+    resources:
+        mem_mb=4000,
     params:
         model="{model}",
         network=lambda wc: MODELS[wc.model]["network"],
         training=lambda wc: MODELS[wc.model]["training"],
-    threads: 2
-    resources:
-        mem_mb=4000,
-    container:
-        config["containers"]["gpu"]
     script:
         "../workflow/scripts/train.py"
 
@@ -37,13 +37,13 @@ rule predict:
         "results/logs/predict/{model}.log",
     benchmark:
         "results/benchmarks/predict/{model}.tsv"
-    params:
-        inference_mode=lambda wc: MODELS[wc.model]["training"]["inference_mode"],
-        batch_size=lambda wc: MODELS[wc.model]["training"]["batch_size"],
+    container:
+        config["containers"]["gpu"]
     threads: 2
     resources:
         mem_mb=4000,
-    container:
-        config["containers"]["gpu"]
+    params:
+        inference_mode=lambda wc: MODELS[wc.model]["training"]["inference_mode"],
+        batch_size=lambda wc: MODELS[wc.model]["training"]["batch_size"],
     script:
         "../workflow/scripts/predict.py"

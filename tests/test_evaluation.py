@@ -147,7 +147,8 @@ def test_evaluate_csv(evaluated):
     tmp, _, df = evaluated
     read = pd.read_csv(tmp / "metrics.csv")
     assert list(read.columns) == evaluation.CSV_COLUMNS
-    assert len(read) == 2 * (len(evaluation.BASELINES) + 1) * (len(COMPONENTS) + 1)  # splits x methods x (comps + sum)
+    # splits x methods x (components + sum)
+    assert len(read) == 2 * (len(evaluation.BASELINES) + 1) * (len(COMPONENTS) + 1)
     assert set(read["method"]) == {"unet", *evaluation.BASELINES}
     assert set(read["split"]) == {"validation", "test"}
     assert set(read["year"]) == {2002, 2003}

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from gravsep import filtering, grids, sampling, units
 from gravsep.constants import R_EARTH, RHO_EARTH, RHO_WATER
 

@@ -59,6 +59,10 @@ def dataset_id(dataset, components):
     return f"{dataset['sampling']}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
 
 
+def _as_list(value):
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
 def check(config):
     """Cross-key checks; raise :class:`ConfigError` naming the key at fault.
 
@@ -110,7 +114,14 @@ def check(config):
             )
         if sum(tr["component_weights"]) + tr["sum_weight"] <= 0:
             raise ConfigError(f"{where}.training.component_weights: all weights are zero")
-        if ds["sampling"] == "lat_lon" and (tr["slope_weight"] or tr["shape_weight"]):
+        for key in ("slope_weight", "shape_weight"):
+            if isinstance(tr[key], list) and len(tr[key]) != len(comps):
+                raise ConfigError(
+                    f"{where}.training.{key}: {len(tr[key])} weights for {len(comps)} "
+                    f"components {comps}"
+                )
+        timeless = not any(_as_list(tr["slope_weight"])) and not any(_as_list(tr["shape_weight"]))
+        if ds["sampling"] == "lat_lon" and not timeless:
             raise ConfigError(
                 f"{where}.training.slope_weight/shape_weight: the slope and shape losses need "
                 "a time axis in the images (sampling lat_t or t_lon), not lat_lon"
