@@ -13,6 +13,12 @@ from gravsep.config import (
     dataset_id,
 )  # noqa: E402 (light imports only)
 
+from gravsep.config import schema_errors  # noqa: E402
+
+_problems = schema_errors(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml")
+if _problems:
+    raise ValueError("config: " + "\n  config: ".join(_problems))
+# fills in the schema's defaults
 validate(config, "../workflow/schemas/config.schema.yaml")
 try:
     MODELS = check(config)

@@ -137,3 +137,29 @@ def check(config):
         if net["num_filters_min"] > net["num_filters_max"]:
             raise ConfigError(f"{where}.network.num_filters_min: exceeds num_filters_max")
     return models
+
+
+def schema_errors(config, schema_path):
+    """Schema violations of ``config`` as short messages that name the key.
+
+    Snakemake's ``validate`` prints the whole schema; this is what a user needs to read.
+
+    Returns
+    -------
+    list of str
+        E.g. ``"defaults.training: Additional properties are not allowed ('epocs' was
+        unexpected)"``; empty if the config is valid.
+    """
+    import jsonschema
+    import yaml
+
+    with open(schema_path) as fh:
+        schema = yaml.safe_load(fh)
+    validator = jsonschema.Draft202012Validator(schema)
+    messages = []
+    for error in sorted(validator.iter_errors(dict(config)), key=lambda e: list(e.path)):
+        # for oneOf/anyOf, the most specific sub-error says more
+        best = jsonschema.exceptions.best_match([error])
+        path = ".".join(str(p) for p in best.absolute_path) or "(top level)"
+        messages.append(f"{path}: {best.message}")
+    return messages
