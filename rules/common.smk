@@ -7,13 +7,13 @@ from snakemake.utils import validate
 
 # The science package lives beside the Snakefile; it is also pip-installed (README).
 sys.path.insert(0, workflow.basedir)
-from gravsep.config import (
+from gravsep.config import (  # light imports only
     ConfigError,
+    canonical,
     check,
     dataset_id,
-)  # noqa: E402 (light imports only)
-
-from gravsep.config import schema_errors  # noqa: E402
+    schema_errors,
+)
 
 _problems = schema_errors(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml")
 if _problems:

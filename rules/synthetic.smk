@@ -18,7 +18,7 @@ rule synthetic_model:
         years=YEARS,
         nmax=config["data"]["nmax"],
         seed=config["synthetic"]["seed"],
-        scale=config["synthetic"]["scale"],
+        scale=canonical(config["synthetic"]["scale"]),
     script:
         "../workflow/scripts/synthetic_model.py"
 

@@ -36,6 +36,19 @@ def deep_merge(base, override):
     return out
 
 
+def canonical(value):
+    """Copy of a config value with every mapping's keys sorted, recursively.
+
+    Rule parameters are compared as text to decide what is stale: sorting makes a mere
+    reordering of keys in a config file change nothing.
+    """
+    if isinstance(value, dict):
+        return {str(k): canonical(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    return value
+
+
 def resolve_models(config):
     """Each model's complete definition: ``defaults`` with the model's overrides merged in."""
     models = {}
@@ -49,7 +62,7 @@ def resolve_models(config):
                         f"defaults.{section}.{key})"
                     )
         model["training"].setdefault("augmentation", {})
-        models[name] = model
+        models[name] = canonical(model)
     return models
 
 
