@@ -15,7 +15,9 @@ from gravsep.config import (  # light imports only
     schema_errors,
 )
 
-_problems = schema_errors(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml")
+_problems = schema_errors(
+    config, Path(workflow.basedir) / "schemas" / "config.schema.yaml"
+)
 if _problems:
     raise ValueError("config: " + "\n  config: ".join(_problems))
 # fills in the schema's defaults

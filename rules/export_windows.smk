@@ -17,3 +17,13 @@ rule export_windows:
         deltat=config["preprocess"]["deltat"],
     script:
         "../workflow/scripts/export_windows.py"
+
+
+# `snakemake icgem_windows`: every component and year (not part of the default target).
+rule icgem_windows:
+    input:
+        expand(
+            "results/preprocess/icgem/{comp}_{year}.tar.gz",
+            comp=COMPONENTS,
+            year=YEARS,
+        ),

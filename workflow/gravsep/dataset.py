@@ -59,6 +59,39 @@ def regional_window(lat, lon, lat_range, lon_range):
     return place(rows, len(lat)), place(cols, len(lon)), size
 
 
+def component_grids(cs_stokes, nmax_flt, dim, unit="EWH"):
+    """Filtered grids of one component's windows, ``(W, dim, dim)`` (t, lat, lon) [m].
+
+    Parameters as for :func:`component_cube`.
+    """
+    if unit != "EWH":
+        raise ValueError(f"unit {unit!r} is not supported (EWH)")
+    nmax = cs_stokes.shape[-1] - 1
+    cs = cs_stokes
+    if nmax_flt:
+        cs = filtering.apply_weights(
+            cs, filtering.gaussian_weights(nmax, filtering.half_width_km(nmax_flt))
+        )
+    return _synthesize(units.stokes_to_ewh(cs), dim)
+
+
+def _synthesize(cs, dim):
+    """:func:`gravsep.grids.synthesize` without the zero padding: the sums run to the
+    coefficients' degree only (``lmax_calc``), half the work at degree 180 on 512x512; the
+    grid agrees with the padded synthesis to rounding (1e-15 relative)."""
+    import pyshtools
+
+    lmax = (dim - 2) // 2
+    nmax = cs.shape[-1] - 1
+    if nmax > lmax:
+        return grids.synthesize(cs, dim)
+    flat = np.asarray(cs, dtype=np.float64).reshape((-1, 2, nmax + 1, nmax + 1))
+    out = np.empty((flat.shape[0], dim, dim))
+    for k, cilm in enumerate(flat):
+        out[k] = pyshtools.expand.MakeGridDH(cilm, sampling=1, lmax=lmax, lmax_calc=nmax)
+    return out.reshape(cs.shape[:-3] + (dim, dim))
+
+
 def component_cube(cs_stokes, nmax_flt, dim, unit="EWH"):
     """Filtered grids of one component's windows.
 
@@ -78,16 +111,7 @@ def component_cube(cs_stokes, nmax_flt, dim, unit="EWH"):
     numpy.ndarray
         ``(dim, dim, W)`` cube (lat, lon, t) [m].
     """
-    if unit != "EWH":
-        raise ValueError(f"unit {unit!r} is not supported (EWH)")
-    nmax = cs_stokes.shape[-1] - 1
-    cs = cs_stokes
-    if nmax_flt:
-        cs = filtering.apply_weights(
-            cs, filtering.gaussian_weights(nmax, filtering.half_width_km(nmax_flt))
-        )
-    ewh = units.stokes_to_ewh(cs)
-    return np.moveaxis(grids.synthesize(ewh, dim), 0, -1)
+    return np.moveaxis(component_grids(cs_stokes, nmax_flt, dim, unit), 0, -1)
 
 
 def _window_mid(path):
@@ -95,9 +119,65 @@ def _window_mid(path):
         return (f["time"][:] + f["time_end"][:]) // 2, f["cs"][:]
 
 
+def _time_weights(n_in, n_out):
+    """``lo``, ``frac`` of :func:`gravsep.sampling.resample_time` (same arithmetic)."""
+    if n_in == 1:
+        return np.zeros(n_out, dtype=int), np.zeros(n_out), True
+    pos = np.linspace(0.0, n_in - 1.0, n_out)
+    lo = np.clip(np.floor(pos).astype(int), 0, n_in - 2)
+    return lo, pos - lo, n_in == n_out
+
+
+def _interp(x, lo, frac, same, axis):
+    """Resample axis ``axis`` of ``x`` (the windows) at ``lo + frac``, as resample_time does."""
+    if same:  # no interpolation: the windows themselves (or the single window repeated)
+        return np.take(x, np.minimum(lo + (frac > 0), x.shape[axis] - 1), axis=axis)
+    shape = [1] * x.ndim
+    shape[axis] = -1
+    f = frac.reshape(shape)
+    return np.take(x, lo, axis=axis) * (1.0 - f) + np.take(x, lo + 1, axis=axis) * f
+
+
+def _block_samples(win, samp, lo, frac, same, sel, mixing):
+    """Samples ``sel`` (a slice of the sample axis) of one component, float64.
+
+    ``win`` are the component's window grids ``(W, lat, lon)``; the cube is their time
+    resampling ``(lat, lon, t)``. With ``mixing`` (rows ``sel`` of G), the samples are
+    ``G[sel] @ samples``: G acts on the sample axis and the time resampling on another (or,
+    for lat_lon, both are linear maps of the window axis), so the mixing is applied to the
+    windows first and only the requested rows are ever formed.
+    """
+    if samp == "lat_lon":  # sample = t
+        if mixing is None:
+            return _interp(win, lo[sel], frac[sel], same, 0)
+        n_in = win.shape[0]
+        r = np.zeros((len(lo), n_in))  # the time resampling as a matrix
+        rows = np.arange(len(lo))
+        np.add.at(r, (rows, lo), 1.0 - frac)
+        np.add.at(r, (rows, np.minimum(lo + 1, n_in - 1)), frac)
+        w = mixing @ r  # (B, W)
+        return (w @ win.reshape(n_in, -1)).reshape((len(w),) + win.shape[1:])
+    if samp == "lat_t":  # sample = lon; image (lat, t)
+        part = win[:, :, sel] if mixing is None else np.tensordot(win, mixing, axes=(2, 1))
+        return np.ascontiguousarray(_interp(part, lo, frac, same, 0).transpose(2, 1, 0))
+    if samp == "t_lon":  # sample = lat; image (t, lon)
+        if mixing is not None:
+            return _interp(np.tensordot(mixing, win, axes=(1, 1)), lo, frac, same, 1)
+        return np.ascontiguousarray(_interp(win[:, sel, :], lo, frac, same, 0).transpose(1, 0, 2))
+    raise ValueError(f"unknown sampling {samp!r}; one of {sorted(sampling.ORDER)}")
+
+
+#: Bytes of float64 samples (all components) formed at once when writing a year.
+BLOCK_BYTES = 64 << 20
+
+
 def build_dataset(stores, out, components, years, split, nmax_flt, unit, extent, samp,
                   random_samples=False, seed=0, dtype="float32"):  # fmt: skip
     """Write the input-target file of a dataset definition.
+
+    Memory stays bounded: per year, the window grids of every component are held (float64,
+    ``C x W x dim x dim``: 0.4 GiB for four components of 52 weekly windows at 512x512), and
+    the samples are formed and written a block of samples at a time, never as whole cubes.
 
     Parameters
     ----------
@@ -121,8 +201,14 @@ def build_dataset(stores, out, components, years, split, nmax_flt, unit, extent,
     seed : int
         Seed of the random combinations.
     dtype : str
-        Storage type of inputs and targets.
+        Storage type of inputs and targets, a floating type (float32 unless asked otherwise);
+        computations are in float64. Datasets are chunked one sample per chunk, the unit the
+        training and evaluation readers take.
     """
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise ValueError(f"dtype must be a floating type, got {dtype}")
+    sampling._order(samp)
     out = Path(out)
     tmp = out.with_name(out.name + ".part")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -138,6 +224,9 @@ def build_dataset(stores, out, components, years, split, nmax_flt, unit, extent,
     g = g_pinv = None
     if random_samples:
         g, g_pinv = sampling.random_mixing(dim, 2 * dim, seed)
+    n_comp = len(components)
+    n_samples = 2 * dim if random_samples else dim
+    block = max(1, min(n_samples, BLOCK_BYTES // (8 * dim * dim * n_comp)))
     try:
         with h5py.File(tmp, "w") as h:
             h.attrs.update(
@@ -155,28 +244,38 @@ def build_dataset(stores, out, components, years, split, nmax_flt, unit, extent,
                 h["random/g"] = g
                 h["random/g_pinv"] = g_pinv
             for year in years:
-                cubes, mids = [], []
+                wins, mids = [], []
                 for comp in components:
                     mid, cs = _window_mid(stores[(comp, year)])
-                    cube = component_cube(cs, nmax_flt, dim_global, unit)
-                    cubes.append(cube[row0 : row0 + dim, col0 : col0 + dim])
+                    full = component_grids(cs, nmax_flt, dim_global, unit)
+                    del cs
+                    if dim != dim_global:
+                        full = np.ascontiguousarray(full[:, row0 : row0 + dim, col0 : col0 + dim])
+                    wins.append(full)
                     mids.append(mid)
-                numt = min(c.shape[-1] for c in cubes)
-                cube = np.stack([c[..., :numt] for c in cubes])
-                cube = sampling.resample_time(cube, dim)
-                target = sampling.cube_to_samples(cube, samp)
-                if g is not None:
-                    target = sampling.mix(target, g)
-                target = target.astype(dtype)
+                    del full
+                numt = min(w.shape[0] for w in wins)
+                wins = [w[:numt] for w in wins]
+                lo, frac, same = _time_weights(numt, dim)
                 grp = h.create_group(f"years/{year}")
                 grp.attrs["numt"] = numt
-                grp.create_dataset(
-                    "target", data=target, chunks=(1,) + target.shape[1:], dtype=dtype
-                )
-                grp.create_dataset(
-                    "input", data=target.sum(axis=-1, dtype=np.float64).astype(dtype),
-                    chunks=(1,) + target.shape[1:-1], dtype=dtype,
+                target = grp.create_dataset(
+                    "target", shape=(n_samples, dim, dim, n_comp), dtype=dtype,
+                    chunks=(1, dim, dim, n_comp),
                 )  # fmt: skip
+                inp = grp.create_dataset(
+                    "input", shape=(n_samples, dim, dim), dtype=dtype, chunks=(1, dim, dim)
+                )
+                for s0 in range(0, n_samples, block):
+                    sel = slice(s0, min(n_samples, s0 + block))
+                    mixing = None if g is None else g[sel]
+                    t = np.empty((sel.stop - s0, dim, dim, n_comp))
+                    for c, win in enumerate(wins):
+                        t[..., c] = _block_samples(win, samp, lo, frac, same, sel, mixing)
+                    target[sel] = t.astype(dtype, copy=False)
+                    inp[sel] = t.sum(axis=-1).astype(dtype, copy=False)  # sum in float64
+                    del t
+                del wins
                 mid = mids[0][:numt]
                 grp["time"] = mid
                 grp["time"].attrs["units"] = "seconds since 1970-01-01 00:00:00 UTC"
