@@ -9,6 +9,7 @@ rule train:
         model="results/models/{model}/model.keras",
         log_h5="results/models/{model}/training_log.h5",
         params="results/models/{model}/parameters.yaml",
+        tensorboard=directory("results/models/{model}/tensorboard"),
     log:
         "results/logs/train/{model}.log",
     benchmark:

@@ -116,3 +116,57 @@ def test_specs_validation():
         augment.specs_for(["A"], {"A": {"contrast": [2.0, 1.0]}})
     with pytest.raises(ValueError, match="offset"):
         augment.specs_for(["A"], {"A": {"offset": -1}})
+
+
+ALL_SIX = {
+    "grow": 3,
+    "flip_lr": True,
+    "flip_ud": True,
+    "offset": 0.2,
+    "sign_flip": True,
+    "contrast": [0.5, 2.0],
+}
+
+
+@pytest.mark.parametrize("key", augment.AUGMENTATIONS)
+def test_each_setting_acts_through_the_spec(key):
+    """Each of the six settings alone changes a component (for some seed) and only it."""
+    img = np.arange(256, dtype=np.float32).reshape(16, 16) / 256 + RNG.normal(size=(16, 16)) * 0.01
+    img = img.astype(np.float32)
+    spec = {key: ALL_SIX[key]}
+    outs = [augment.augment_component(img, spec, s).numpy() for s in _seeds(16)]
+    assert any(not np.allclose(o, img) for o in outs)
+    for o in outs:
+        assert o.shape == img.shape
+        if key in ("flip_lr", "flip_ud"):
+            assert np.array_equal(o, img) or np.array_equal(o, img[:, ::-1] if key == "flip_lr"
+                                                            else img[::-1])  # fmt: skip
+        elif key == "sign_flip":
+            assert np.array_equal(o, img) or np.array_equal(o, -img)
+        elif key == "offset":
+            assert np.ptp(o - img) < 1e-5 and abs((o - img).mean()) <= 0.2 + 1e-6
+        elif key == "contrast":
+            np.testing.assert_allclose(o.mean(), img.mean(), atol=1e-5)
+        else:  # grow: nearest-neighbour, so only existing values
+            assert set(np.unique(o)) <= set(np.unique(img))
+    # Off settings leave the image as it is.
+    off = {"grow": 0, "offset": 0.0}.get(key, False)
+    if key != "contrast":
+        same = augment.augment_component(img, {key: off}, _seeds(1)[0]).numpy()
+        assert np.array_equal(same, img)
+
+
+def test_all_six_together_input_is_resummed():
+    target = RNG.normal(size=(16, 16, 2)).astype(np.float32)
+    specs = augment.specs_for(["A", "B"], {"A": ALL_SIX, "B": ALL_SIX})
+    assert augment.is_active(specs)
+    fn = tf.function(lambda t, s: augment.augment_pair(t, specs, s))
+    for s in _seeds(6):
+        x, y = (v.numpy() for v in fn(target, s))
+        assert y.shape == target.shape and x.shape == target.shape[:2]
+        np.testing.assert_allclose(x, y.sum(-1), rtol=1e-5, atol=1e-6)
+        assert not np.allclose(y, target)
+        # The two channels draw independently: not the same transformation of equal inputs.
+    same = np.repeat(target[..., :1], 2, axis=-1)
+    _, y = fn(same, _seeds(1)[0])
+    assert not np.array_equal(y.numpy()[..., 0], y.numpy()[..., 1])

@@ -222,3 +222,61 @@ def test_usable_in_tf_function_with_gradients():
     value, grad = step()
     np.testing.assert_allclose(float(value), float(loss(x, y, p)), rtol=1e-6)
     assert np.all(np.isfinite(grad.numpy())) and np.any(grad.numpy())
+
+
+def _config(**training):
+    import yaml
+
+    repo = __import__("pathlib").Path(__file__).resolve().parents[1]
+    config = yaml.safe_load((repo / "config" / "config.yaml").read_text())
+    config["models"] = {
+        "flat": {"training": dict(training)},
+        "timed": {"dataset": {"sampling": "t_lon"}, "training": dict(training)},
+    }
+    return config
+
+
+@pytest.mark.parametrize("key", ["slope_weight", "shape_weight"])
+@pytest.mark.parametrize("value", [0.5, [0, 0, 0, 1.0]])
+def test_config_check_refuses_slope_and_shape_for_lat_lon(key, value):
+    from gravsep.config import ConfigError, check
+
+    with pytest.raises(ConfigError, match=r"models\.flat\.training\.slope_weight/shape_weight"):
+        check(_config(**{key: value}))
+    config = _config(**{key: value})
+    del config["models"]["flat"]
+    models = check(config)  # a time axis (t_lon) is fine
+    assert models["timed"]["training"][key] == value
+    # lat_t is fine as well, and zero weights are fine for lat_lon.
+    config["models"]["timed"]["dataset"]["sampling"] = "lat_t"
+    check(config)
+    check(_config(**{key: 0}))
+    check(_config(**{key: [0, 0, 0, 0]}))
+
+
+def test_norm_clip_applies_to_each_loss_type_in_the_total():
+    # Tiny fields: every normalisation is clipped at 0.01, so both normalised types equal
+    # absolute_MSE / 0.01.
+    y = np.full((2, 4, 4, 2), 1e-4, np.float32)
+    p = y + 1e-3
+    x = y.sum(-1)
+    absolute = float(SeparationLoss(2, "absolute_MSE", [1, 1], 1)(x, y, p))
+    for loss_type in ("relative_MSE", "signal_weighted_MSE"):
+        value = float(SeparationLoss(2, loss_type, [1, 1], 1)(x, y, p))
+        np.testing.assert_allclose(value, absolute / NORM_FLOOR, rtol=1e-5)
+    assert NORM_FLOOR == 0.01
+
+
+def test_sum_term_alone():
+    # Perfect components except a constant bias in one: only the sum term sees the sum error.
+    x, y, _ = _data()
+    p = y.copy()
+    p[..., 0] += 0.5
+    terms = SeparationLoss(C, "absolute_MSE", [0, 0, 0], 1.0).terms(x, y, p)
+    np.testing.assert_allclose(float(terms["sum"]), 0.25, rtol=1e-5)
+    np.testing.assert_allclose(float(terms["total"]), 0.25, rtol=1e-5)
+    assert not np.any(terms["components"].numpy())
+    terms = SeparationLoss(C, "absolute_MSE", [1, 1, 1], 0.0).terms(
+        x, y, y.sum(-1)[..., None] * 0 + y
+    )
+    assert float(terms["sum"]) == 0.0 and float(terms["total"]) == 0.0

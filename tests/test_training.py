@@ -267,3 +267,156 @@ def test_snakemake_scripts(dataset, tmp_path, monkeypatch):
     with h5py.File(rule.output[0]) as f:
         assert f.attrs["model"] == "s"
         assert f["years/2003/prediction"].shape == (16, 16, 16, 2)
+
+
+# --------------------------------------------------------------------------- more options
+
+
+def test_early_stopping_modes_watch_what_they_say(run_a, dataset, tmp_path):
+    # validation_year: the monitored value is the loss over the whole validation year.
+    with h5py.File(run_a[0] / "training_log.h5") as f:
+        assert f.attrs["early_stopping"] == "validation_year"
+        np.testing.assert_array_equal(f["monitor"][()], f["val_loss"][()])
+    # random_sample: the loss of one validation sample, not the year's mean; the best epoch
+    # follows that value.
+    training = TRAINING | {"early_stopping": "random_sample", "epochs": 3, "min_epochs": 3}
+    result = _run(dataset, tmp_path / "r", training=training)
+    with h5py.File(tmp_path / "r" / "training_log.h5") as f:
+        assert f.attrs["early_stopping"] == "random_sample"
+        monitor, val = f["monitor"][()], f["val_loss"][()]
+        assert not np.allclose(monitor, val)
+        assert result["best_epoch"] == int(np.argmin(monitor)) + 1
+
+
+def test_sample_source_streams_by_chunks_like_memory(dataset):
+    years = YEARS["train_years"] + YEARS["test_years"]
+    mem = tr.SampleSource(dataset, years, in_memory=True)
+    disk = tr.SampleSource(dataset, years, in_memory=False, chunk=5)
+    assert disk.x is None and mem.n == disk.n == 48
+    assert [c[2:] for c in disk.chunk_list()[:4]] == [(0, 5), (5, 10), (10, 15), (15, 16)]
+    xs, ys = zip(*disk.batches(7), strict=True)
+    np.testing.assert_array_equal(np.concatenate(xs), mem.x)
+    np.testing.assert_array_equal(np.concatenate(ys), mem.y)
+    for i in (0, 15, 16, 47):
+        np.testing.assert_array_equal(disk.sample(i)[1], mem.y[i : i + 1])
+    for mode in ("max_abs", "none"):
+        a, b = mem.scales(mode, 2), disk.scales(mode, 2)
+        np.testing.assert_array_equal(a[0], b[0])
+        assert a[1] == b[1]
+        c = tr.compute_scales(mem.x, mem.y, mode)
+        np.testing.assert_array_equal(a[0], c[0])
+
+
+def test_streamed_training(dataset, tmp_path):
+    # Above the memory limit the samples are streamed from the file by chunks.
+    def run(name):
+        folder = tmp_path / name
+        return _run(dataset, folder, in_memory_limit=0), folder
+
+    result, folder = run("s1")
+    params = yaml.safe_load((folder / "parameters.yaml").read_text())
+    assert params["execution"]["in_memory"] is False
+    assert result["stopped_epoch"] == 4
+    assert result["history"]["loss"][-1] < result["history"]["loss"][0]
+    again, folder2 = run("s2")
+    assert again["history"]["loss"] == result["history"]["loss"]  # seeded shuffle
+    wa, wb = _weights(folder / "model.keras"), _weights(folder2 / "model.keras")
+    assert all(np.array_equal(a, b) for a, b in zip(wa, wb, strict=True))
+
+
+def test_streamed_pipeline_visits_every_sample_once_per_epoch(dataset):
+    from gravsep.training import Trainer
+
+    training = TRAINING | {"augmentation": {}, "batch_size": 3, "target_scaling": "none"}
+    mem = Trainer(dataset, NETWORK, training, in_memory_limit=None)
+    disk = Trainer(dataset, NETWORK, training, in_memory_limit=0, chunk=5)
+    assert mem.in_memory and not disk.in_memory
+    reference = np.sort(mem.sources["train"].x.reshape(32, -1).sum(1))
+    orders = []
+    for trainer in (mem, disk):
+        for epoch in (0, 1):
+            xs = np.concatenate([x.numpy() for x, _ in trainer.make_dataset(epoch)])
+            np.testing.assert_allclose(np.sort(xs.reshape(32, -1).sum(1)), reference, rtol=1e-6)
+            orders.append(xs.reshape(32, -1).sum(1))
+    assert not np.array_equal(orders[0], orders[1])  # reshuffled per epoch
+    assert not np.array_equal(orders[2], orders[3])
+    again = np.concatenate([x.numpy() for x, _ in disk.make_dataset(1)]).reshape(32, -1).sum(1)
+    np.testing.assert_array_equal(again, orders[3])  # same seed and epoch, same order
+
+
+def test_tensorboard_event_files(dataset, tmp_path):
+    import tensorflow as tf
+    from tensorflow.core.util import event_pb2
+
+    board = tmp_path / "tb"
+    training = TRAINING | {"epochs": 3}
+    assert (
+        _run(dataset, tmp_path / "m", training=training, stop_after=2, tensorboard_dir=board)
+        is None
+    )
+    _run(dataset, tmp_path / "m", training=training, tensorboard_dir=board)  # resumed
+    files = list(board.glob("events.out.tfevents.*"))
+    assert files
+    seen = {}
+    for path in files:
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = event_pb2.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                seen.setdefault(value.tag, set()).add(event.step)
+                assert value.metadata.plugin_data.plugin_name == "scalars"
+                assert tf.make_ndarray(value.tensor).shape == ()
+    for tag in ("loss/train", "loss/validation", "loss/monitor", "rms_validation/S",
+                "rms_train/AO", "rms_test/S", "time/epoch_seconds"):  # fmt: skip
+        assert seen.get(tag) == {1, 2, 3}, (tag, seen.get(tag))
+
+
+def test_mixed_precision_and_xla_switches(dataset, tmp_path):
+    import tensorflow as tf
+
+    gpu = bool(tf.config.list_physical_devices("GPU"))
+    assert tr.resolve_switch("auto", "xla") is gpu
+    assert tr.resolve_switch("on", "xla") is True and tr.resolve_switch("off", "xla") is False
+    with pytest.raises(ValueError, match="training.xla"):
+        tr.resolve_switch("maybe", "xla")
+    training = TRAINING | {"epochs": 2, "mixed_precision": "on", "xla": "on"}
+    result = _run(dataset, tmp_path / "fast", training=training)
+    assert np.all(np.isfinite(result["history"]["loss"]))
+    params = yaml.safe_load((tmp_path / "fast" / "parameters.yaml").read_text())
+    assert params["execution"]["mixed_precision"] is True and params["execution"]["xla"] is True
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored
+    model = keras.models.load_model(tmp_path / "fast" / "model.keras", compile=False)
+    assert model.get_layer("enc2_conv").compute_dtype == "float16"
+    assert model.get_layer("output").compute_dtype == "float32"
+
+
+MIRRORED = """
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from gravsep.training import train
+args = json.loads(sys.argv[1])
+result = train(args["dataset"], args["network"], args["training"], threads=2,
+               devices=["/cpu:0", "/cpu:1"], **args["out"])
+print("RESULT", json.dumps(result["history"]["loss"]))
+"""
+
+
+def test_mirrored_strategy_on_two_logical_cpus(dataset, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = {k: str(v) for k, v in _outputs(tmp_path / "mirrored").items()}
+    args = {"dataset": str(dataset), "network": NETWORK, "training": TRAINING | {"epochs": 2},
+            "out": out}  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", MIRRORED, json.dumps(args)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    losses = json.loads(proc.stdout.split("RESULT", 1)[1])
+    assert len(losses) == 2 and all(np.isfinite(losses))
+    params = yaml.safe_load(Path(out["params_path"]).read_text())
+    assert params["execution"]["replicas"] == 2
+    assert Path(out["model_path"]).is_file()

@@ -24,8 +24,18 @@ def package_versions(names=PACKAGES):
     return out
 
 
-def code_version(path="."):
-    """Git commit of the working tree at ``path`` and whether it has uncommitted changes."""
+#: The repository this package lives in (``workflow/gravsep`` -> the repository root).
+CODE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def code_version(path=None):
+    """Git commit of the working tree at ``path`` and whether it has uncommitted changes.
+
+    ``path`` defaults to the repository of this code, not the current folder: Snakemake runs
+    the jobs in its working directory (``--directory``), which may be outside the repository
+    or inside another one, whose commit would be recorded instead.
+    """
+    path = CODE_ROOT if path is None else path
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, check=True

@@ -27,11 +27,22 @@ year(s) (``early_stopping: validation_year``); the best epoch is tracked from ep
 always defined, while stopping is only allowed after ``min_epochs``; per-epoch RMS errors use
 all samples of every split, batched in graph mode, with dropout off.
 
+Input pipeline: ``tf.data`` with a seeded shuffle, the augmentations as graph ops and
+prefetching. Samples stay in memory when all splits fit under a limit
+(:func:`default_in_memory_limit`); otherwise they are streamed from the HDF5 file by chunks of
+consecutive samples (one read per chunk, never per sample). ``training.mixed_precision`` and
+``training.xla`` (``auto``/``on``/``off``; ``auto`` = on when a GPU is visible) switch
+float16 compute with loss scaling and XLA compilation of the steps; with several visible GPUs
+the steps run under ``tf.distribute.MirroredStrategy``. ``tensorboard_dir`` receives TensorBoard
+event files of the per-epoch values.
+
 Resume: after every epoch the complete training state (model variables including the dropout
 seed states, optimiser variables, best weights, history, counters) goes to one file in a
 ``state/`` folder next to the model; a rerun with the same configuration and dataset continues
 after the last completed epoch and gives the same result as an uninterrupted run. The folder is
-removed after a successful run; a state from another configuration is ignored.
+removed after a successful run; a state from another configuration is ignored. SIGTERM (as
+SLURM sends at a time limit) abandons the current epoch, keeps the last state and ends with
+:class:`TrainingInterrupted` (exit status 143).
 """
 
 import hashlib
@@ -41,6 +52,8 @@ import math
 import os
 import platform
 import shutil
+import signal
+import threading
 import time
 from contextlib import contextmanager
 from importlib import metadata
@@ -305,6 +318,497 @@ def _load_state(state_dir, fingerprint):
     return None
 
 
+# --------------------------------------------------------------------------- data sources
+
+
+def default_in_memory_limit():
+    """Bytes of samples held in memory before training streams from the file instead.
+
+    A quarter of the machine's physical memory, at most 8 GiB; the environment variable
+    ``GRAVSEP_IN_MEMORY_LIMIT`` (bytes) overrides it.
+    """
+    env = os.environ.get("GRAVSEP_IN_MEMORY_LIMIT")
+    if env:
+        return int(float(env))
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        physical = 16 * 2**30
+    return int(min(8 * 2**30, physical // 4))
+
+
+class SampleSource:
+    """The samples of some years of a dataset file: in memory, or read by chunks.
+
+    In memory, the years are read once into two arrays. Streaming, nothing is held: every pass
+    opens the file once and reads ``chunk`` consecutive samples of a year at a time (never one
+    sample per read).
+
+    Parameters
+    ----------
+    path : path-like
+        Dataset file.
+    years : list of int
+    in_memory : bool
+    chunk : int
+        Samples per read when streaming.
+    """
+
+    def __init__(self, path, years, in_memory, chunk=64):
+        self.path = Path(path)
+        self.years = [int(y) for y in years]
+        self.in_memory = bool(in_memory)
+        self.chunk = max(1, int(chunk))
+        with h5py.File(self.path, "r") as f:
+            self.counts = [int(f["years"][str(y)]["input"].shape[0]) for y in self.years]
+        self.n = int(sum(self.counts))
+        self.offsets = np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64)
+        self.x = self.y = None
+        if self.in_memory:
+            self.x, self.y = self._read_all()
+
+    def _read_all(self):
+        xs, ys = [], []
+        with h5py.File(self.path, "r") as f:
+            for y in self.years:
+                g = f["years"][str(y)]
+                xs.append(np.asarray(g["input"][()], np.float32))
+                ys.append(np.asarray(g["target"][()], np.float32))
+        return np.concatenate(xs), np.concatenate(ys)
+
+    def chunk_list(self):
+        """``(global start, year index, start, stop)`` of every read, in file order."""
+        out = []
+        for k, count in enumerate(self.counts):
+            for a in range(0, count, self.chunk):
+                out.append((int(self.offsets[k]) + a, k, a, min(a + self.chunk, count)))
+        return out
+
+    def chunks(self, order=None):
+        """Yield ``(first global index, input, target)`` per chunk (file order or ``order``)."""
+        parts = self.chunk_list()
+        if order is not None:
+            parts = [parts[i] for i in order]
+        if self.in_memory:
+            for g0, _k, a, b in parts:
+                yield g0, self.x[g0 : g0 + b - a], self.y[g0 : g0 + b - a]
+            return
+        with h5py.File(self.path, "r") as f:
+            for g0, k, a, b in parts:
+                grp = f["years"][str(self.years[k])]
+                x = np.asarray(grp["input"][a:b], np.float32)
+                yield g0, x, np.asarray(grp["target"][a:b], np.float32)
+
+    def batches(self, size):
+        """Yield ``(input, target)`` batches of at most ``size`` samples in file order."""
+        for _g0, x, y in self.chunks():
+            for i in range(0, len(x), size):
+                yield x[i : i + size], y[i : i + size]
+
+    def sample(self, i):
+        """One sample ``(input (1, r, c), target (1, r, c, C))`` by global index."""
+        if self.in_memory:
+            return self.x[i : i + 1], self.y[i : i + 1]
+        k = int(np.searchsorted(self.offsets, i, side="right") - 1)
+        a = int(i - self.offsets[k])
+        with h5py.File(self.path, "r") as f:
+            g = f["years"][str(self.years[k])]
+            x = np.asarray(g["input"][a : a + 1], np.float32)
+            return x, np.asarray(g["target"][a : a + 1], np.float32)
+
+    def scales(self, mode, n_comp):
+        """:func:`compute_scales` over all samples, chunk by chunk."""
+        if mode == "none" or self.n == 0:
+            return compute_scales(np.zeros((0, 1, 1)), np.zeros((0, 1, 1, n_comp)), mode)
+        t_max, x_max = np.zeros(n_comp), 0.0
+        for _g0, x, y in self.chunks():
+            t_max = np.maximum(t_max, np.abs(y).max(axis=(0, 1, 2)))
+            x_max = max(x_max, float(np.abs(x).max()))
+        # compute_scales on the maxima themselves gives the same scales.
+        return compute_scales(np.array([[[x_max]]]), t_max.reshape(1, 1, 1, n_comp), mode)
+
+
+def _dataset_meta(path):
+    with h5py.File(path, "r") as f:
+        a = f.attrs
+        components = [c.decode() if isinstance(c, bytes) else str(c) for c in a["components"]]
+        sampling = a["sampling"]
+        meta = {
+            "components": components,
+            "sampling": sampling.decode() if isinstance(sampling, bytes) else str(sampling),
+            "dim": int(a["dim"]),
+        }
+        for key in ("train_years", "validation_years", "test_years"):
+            meta[key] = [int(y) for y in np.atleast_1d(a.get(key, []))]
+        available = {int(y) for y in f["years"]}
+        for key in ("train_years", "validation_years", "test_years"):
+            missing = sorted(set(meta[key]) - available)
+            if missing:
+                raise ValueError(f"{path}: {key} {missing} not in the dataset")
+        for y in sorted(available):
+            g = f["years"][str(y)]
+            xs, ts = g["input"].shape, g["target"].shape
+            if ts[:3] != xs or ts[-1] != len(components):
+                raise ValueError(f"{path}: year {y}: input {xs} and target {ts} differ")
+    return meta
+
+
+# --------------------------------------------------------------------------- devices
+
+
+SWITCHES = ("auto", "on", "off")
+
+
+def resolve_switch(value, key):
+    """``auto`` -> on when a GPU is visible; ``on``/``off`` (or booleans) as given."""
+    if isinstance(value, bool):
+        return value
+    value = "auto" if value is None else str(value)
+    if value not in SWITCHES:
+        raise ValueError(f"training.{key} must be one of {SWITCHES}, got {value!r}")
+    if value == "auto":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    return value == "on"
+
+
+def distribution_strategy(devices=None):
+    """MirroredStrategy over ``devices`` or over all visible GPUs when there are several.
+
+    Returns ``None`` for a single device (no strategy: plain ``tf.function`` steps).
+    """
+    import tensorflow as tf
+
+    if devices is None:
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = [d.name for d in gpus] if len(gpus) > 1 else None
+    if devices and len(devices) > 1:
+        return tf.distribute.MirroredStrategy(devices=list(devices))
+    return None
+
+
+class TrainingInterrupted(SystemExit):
+    """Training was stopped by SIGTERM; the state of the last completed epoch is kept.
+
+    A ``SystemExit`` with code 143 (128 + SIGTERM): uncaught, the process ends non-zero
+    without a traceback, so Snakemake (and SLURM) see an unfinished job.
+    """
+
+    def __init__(self, message):
+        super().__init__(128 + signal.SIGTERM)
+        self.message = message
+
+    def __str__(self):
+        return self.message
+
+
+@contextmanager
+def _sigterm_watch():
+    """Set ``flag["term"]`` on SIGTERM while training (main thread only)."""
+    flag = {"term": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum, frame):
+        flag["term"] = True
+        log.warning("SIGTERM received: abandoning the current epoch, keeping the last state")
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+# --------------------------------------------------------------------------- trainer
+
+
+class Trainer:
+    """Model, optimiser, input pipeline and compiled steps of one training configuration.
+
+    :func:`train` drives it; benchmarks and tests use its parts. Build it after
+    :func:`configure_tensorflow`.
+
+    Parameters
+    ----------
+    dataset_h5, network, training
+        As for :func:`train`.
+    in_memory_limit : int, optional
+        Bytes of samples (all splits) kept in memory; above it, samples are streamed from the
+        file by chunks. Default :func:`default_in_memory_limit`.
+    devices : list of str, optional
+        Devices of a MirroredStrategy; default every visible GPU if there are several.
+    eval_batch_size : int, optional
+        See :func:`train`.
+    """
+
+    def __init__(self, dataset_h5, network, training, *, in_memory_limit=None, devices=None,
+                 eval_batch_size=None, chunk=64):  # fmt: skip
+        import keras
+        import tensorflow as tf
+
+        from gravsep import augment
+        from gravsep.losses import SeparationLoss
+        from gravsep.unet import build_unet
+
+        self.dataset_h5 = Path(dataset_h5)
+        self.network = _plain(dict(network))
+        self.training = _plain(dict(training))
+        meta = _dataset_meta(dataset_h5)
+        self.meta = meta
+        _validate(self.network, self.training, meta)
+        self.components, self.dim = meta["components"], meta["dim"]
+        self.n_comp = n_comp = len(self.components)
+        dim = self.dim
+        self.split_years = {s: meta[f"{s}_years"] for s in SPLITS}
+
+        # ---- where the samples live
+        n_all = 0
+        with h5py.File(dataset_h5, "r") as f:
+            for s in SPLITS:
+                n_all += sum(f["years"][str(y)]["input"].shape[0] for y in self.split_years[s])
+        nbytes = n_all * dim * dim * (1 + n_comp) * 4
+        limit = default_in_memory_limit() if in_memory_limit is None else int(in_memory_limit)
+        self.in_memory = nbytes <= limit
+        chunk = max(1, min(int(chunk), max(1, 2**26 // (dim * dim * (1 + n_comp) * 4))))
+        self.sources = {
+            s: SampleSource(dataset_h5, self.split_years[s], self.in_memory, chunk) for s in SPLITS
+        }
+        log.info(
+            "samples %s (%.3g GiB): %s", {s: self.sources[s].n for s in SPLITS}, nbytes / 2**30,
+            "in memory" if self.in_memory else f"streamed from the file by chunks of {chunk}",
+        )  # fmt: skip
+
+        self.seed = int(self.training["seed"])
+        self.scaling = self.training.get("target_scaling", "max_abs")
+        self.target_scales, self.input_scale = self.sources["train"].scales(self.scaling, n_comp)
+        self.specs = augment.specs_for(self.components, self.training.get("augmentation"))
+        self.augmenting = augment.is_active(self.specs)
+        self.batch_size = int(self.training["batch_size"])
+        if eval_batch_size is None:
+            eval_batch_size = max(self.batch_size, min(64, max(1, 2**20 // (dim * dim))))
+        self.eval_batch_size = int(eval_batch_size)
+
+        # ---- precision, compilation, devices
+        self.mixed = resolve_switch(self.training.get("mixed_precision", "auto"), "mixed_precision")
+        self.xla = resolve_switch(self.training.get("xla", "auto"), "xla")
+        self.strategy = distribution_strategy(devices)
+        self.replicas = self.strategy.num_replicas_in_sync if self.strategy else 1
+        log.info(
+            "mixed precision %s, XLA %s, %d replica(s)",
+            "on" if self.mixed else "off", "on" if self.xla else "off", self.replicas,
+        )  # fmt: skip
+
+        # ---- model, optimiser, loss
+        previous_policy = keras.mixed_precision.global_policy()
+        keras.mixed_precision.set_global_policy("mixed_float16" if self.mixed else "float32")
+        try:
+            keras.utils.set_random_seed(self.seed)
+            with self.strategy.scope() if self.strategy else _nullcontext():
+                self.model = build_unet(dim, n_comp, self.network)
+                optimizer = keras.optimizers.Adam(
+                    learning_rate=float(self.training["learning_rate"]),
+                    beta_1=float(self.training["beta_1"]),
+                    beta_2=float(self.training["beta_2"]),
+                )
+                if self.mixed:
+                    optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+                optimizer.build(self.model.trainable_variables)
+                self.optimizer = optimizer
+        finally:
+            keras.mixed_precision.set_global_policy(previous_policy)
+        self.loss_fn = SeparationLoss.from_config(
+            self.training, n_comp, meta["sampling"], target_scales=self.target_scales,
+            input_scale=self.input_scale,
+        )  # fmt: skip
+        self._build_steps(tf, augment)
+
+    # ---- compiled steps
+    def _build_steps(self, tf, augment):
+        dim, n_comp, model, optimizer = self.dim, self.n_comp, self.model, self.optimizer
+        loss_fn, mixed, replicas = self.loss_fn, self.mixed, self.replicas
+        self.scales_tf = scales_tf = tf.constant(self.target_scales.astype(np.float32))
+        self.in_scale_tf = in_scale_tf = tf.constant(np.float32(self.input_scale))
+        x_spec = tf.TensorSpec([None, dim, dim], tf.float32)
+        y_spec = tf.TensorSpec([None, dim, dim, n_comp], tf.float32)
+
+        def replica_step(x, y):
+            with tf.GradientTape() as tape:
+                pred = model(x[..., None], training=True)
+                loss = loss_fn(x, y, pred)
+                scaled = loss / replicas
+                if mixed:
+                    scaled = optimizer.scale_loss(scaled)
+            grads = tape.gradient(scaled, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+            return loss * tf.cast(tf.shape(x)[0], loss.dtype)
+
+        if self.strategy is None:
+            step = tf.function(replica_step, input_signature=[x_spec, y_spec],
+                               jit_compile=self.xla)  # fmt: skip
+        else:
+            strategy = self.strategy
+            inner = tf.function(replica_step, jit_compile=self.xla)
+
+            @tf.function
+            def step(x, y):
+                per_replica = strategy.run(inner, args=(x, y))
+                return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+        self.train_step = step  # returns the loss summed over the batch's samples
+
+        @tf.function(input_signature=[x_spec, y_spec], jit_compile=self.xla)
+        def eval_step(x, y):
+            x, y = x / in_scale_tf, y / scales_tf
+            pred = tf.cast(model(x[..., None], training=False), tf.float32)
+            terms = loss_fn.terms(x, y, pred)
+            n = tf.cast(tf.shape(x)[0], tf.float32)
+            sse = tf.reduce_sum(tf.square((pred - y) * scales_tf), axis=[0, 1, 2])
+            return terms["total"] * n, sse
+
+        self.eval_step = eval_step
+        self._augment = augment
+
+    def prepare(self, x, y, s):
+        """Graph op of the input pipeline: augment (seeded by ``s``), re-sum, scale."""
+        if self.augmenting:
+            x, y = self._augment.augment_pair(y, self.specs, s)
+        return x / self.in_scale_tf, y / self.scales_tf
+
+    @property
+    def steps_per_epoch(self):
+        return math.ceil(self.sources["train"].n / self.batch_size)
+
+    def _sample_seed_base(self, epoch):
+        # Augmentation seed of sample i in an epoch: (seed * 2**20 + epoch, i).
+        return self.seed * 2**20 + epoch
+
+    def make_dataset(self, epoch):
+        """The training batches of one epoch (see :meth:`epochs_dataset`)."""
+        return self.epochs_dataset(epoch, epoch + 1)
+
+    def epochs_dataset(self, first, last):
+        """Shuffled, augmented, batched and prefetched training data of epochs first..last-1.
+
+        One pipeline for all epochs (traced once, prefetching across epoch boundaries); each
+        epoch gives :attr:`steps_per_epoch` batches. The order and the augmentation draws are
+        functions of (seed, epoch, sample), so a resumed run repeats exactly what an
+        uninterrupted one does. In memory, the order is a permutation of all samples drawn in
+        the graph; streamed, a permutation of the chunks and of the samples within each chunk.
+        """
+        import tensorflow as tf
+
+        src = self.sources["train"]
+        dim, n_comp, seed, n = self.dim, self.n_comp, self.seed, src.n
+        if src.in_memory:
+            if not hasattr(self, "_train_tensors"):
+                with tf.device("/cpu:0"):
+                    self._train_tensors = (tf.constant(src.x), tf.constant(src.y))
+            x_all, y_all = self._train_tensors
+
+            def one_epoch(e):
+                key = tf.stack([tf.constant(seed, tf.int64), e])
+                order = tf.argsort(tf.random.stateless_uniform([n], seed=key))
+                base = tf.constant(seed * 2**20, tf.int64) + e
+
+                def gather(i):
+                    i = tf.cast(i, tf.int64)
+                    return tf.gather(x_all, i), tf.gather(y_all, i), tf.stack([base, i])
+
+                ds = tf.data.Dataset.from_tensor_slices(order)
+                return ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        else:
+            parts = src.chunk_list()
+
+            def gen(e):
+                e = int(e)
+                rng = np.random.default_rng(_epoch_seed(seed, e))
+                chunk_order = rng.permutation(len(parts))
+                inner = [rng.permutation(parts[i][3] - parts[i][2]) for i in chunk_order]
+                base = self._sample_seed_base(e)
+                for (g0, x, y), perm in zip(src.chunks(chunk_order), inner, strict=True):
+                    idx = (g0 + perm).astype(np.int64)
+                    seeds = np.stack([np.full_like(idx, base), idx], axis=1)
+                    yield x[perm], y[perm], seeds
+
+            def one_epoch(e):
+                return tf.data.Dataset.from_generator(
+                    gen,
+                    args=(e,),
+                    output_signature=(
+                        tf.TensorSpec([None, dim, dim], tf.float32),
+                        tf.TensorSpec([None, dim, dim, n_comp], tf.float32),
+                        tf.TensorSpec([None, 2], tf.int64),
+                    ),
+                ).unbatch()
+
+        def batches(e):
+            ds = one_epoch(e)
+            ds = ds.map(self.prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            return ds.batch(self.batch_size)
+
+        ds = tf.data.Dataset.range(first, last).flat_map(batches)
+        ds = ds.prefetch(tf.data.AUTOTUNE)
+        if self.strategy is not None:
+            ds = self.strategy.experimental_distribute_dataset(ds)
+        return ds
+
+    def evaluate(self, split):
+        """Mean loss (network units, dropout off) and RMS per component (metres) of a split."""
+        src = self.sources[split]
+        if src.n == 0:
+            return math.nan, np.full(self.n_comp, np.nan)
+        loss_sum, sse = 0.0, np.zeros(self.n_comp)
+        for x, y in src.batches(self.eval_batch_size):
+            lsum, s = self.eval_step(x, y)
+            loss_sum += float(lsum)
+            sse += s.numpy()
+        return loss_sum / src.n, np.sqrt(sse / (src.n * self.dim * self.dim))
+
+    def sample_loss(self, split, i):
+        """Loss of one sample (dropout off)."""
+        x, y = self.sources[split].sample(i)
+        return float(self.eval_step(x, y)[0])
+
+    def batch_size_of(self, xb):
+        if self.strategy is None:
+            return int(xb.shape[0])
+        return int(sum(int(t.shape[0]) for t in self.strategy.experimental_local_results(xb)))
+
+
+@contextmanager
+def _nullcontext():
+    yield
+
+
+def _write_summaries(writer, history, components, first, last):
+    """TensorBoard scalars of epochs ``first``..``last`` (1-based) from the history."""
+    import tensorflow as tf
+    from tensorflow.core.framework import summary_pb2
+
+    # tf.summary.write with the scalar plugin's metadata is what tf.summary.scalar writes, but
+    # needs no tensorboard package (tensorflow-cpu does not depend on it).
+    plugin = summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
+    metadata = summary_pb2.SummaryMetadata(plugin_data=plugin).SerializeToString()
+
+    def scalar(tag, value, step):
+        tf.summary.write(tag, tf.constant(float(value), tf.float32), step=step, metadata=metadata)
+
+    with writer.as_default():
+        for e in range(first, last + 1):
+            i = e - 1
+            scalar("loss/train", history["loss"][i], e)
+            scalar("loss/validation", history["val_loss"][i], e)
+            scalar("loss/monitor", history["monitor"][i], e)
+            scalar("time/epoch_seconds", history["epoch_seconds"][i], e)
+            for s in SPLITS:
+                for c, value in zip(components, history[f"rms_{s}"][i], strict=True):
+                    scalar(f"rms_{s}/{c}", value, e)
+    writer.flush()
+
+
 # --------------------------------------------------------------------------- training
 
 
@@ -323,6 +827,9 @@ def train(
     resume=True,
     eval_batch_size=None,
     stop_after=None,
+    tensorboard_dir=None,
+    in_memory_limit=None,
+    devices=None,
 ):
     """Train a U-Net on a dataset file and write the outputs (see the module docstring).
 
@@ -337,7 +844,9 @@ def train(
         ``patience``, ``batch_size``, ``learning_rate``, ``beta_1``, ``beta_2``, ``loss_type``,
         ``component_weights``, ``sum_weight``, ``slope_weight``, ``shape_weight``,
         ``target_scaling`` (default ``max_abs``), ``early_stopping`` (default
-        ``validation_year``), ``augmentation`` (default none); other keys are recorded only.
+        ``validation_year``), ``augmentation`` (default none), ``mixed_precision`` and
+        ``xla`` (``auto``/``on``/``off``, default ``auto``: on with a GPU); other keys are
+        recorded only.
     weights_path, model_path, log_path, params_path : path-like
         Outputs: best weights (``*.weights.h5``), model (``*.keras``), training log (HDF5),
         parameters (YAML).
@@ -355,129 +864,42 @@ def train(
     stop_after : int, optional
         Stop (leaving the state, writing no outputs) after this many epochs in this call;
         for tests of resuming and for time-limited jobs.
+    tensorboard_dir : path-like, optional
+        Folder of TensorBoard event files (per-epoch losses, RMS per split and component,
+        epoch time); rewritten from the history on resume.
+    in_memory_limit : int, optional
+        See :class:`Trainer`.
+    devices : list of str, optional
+        Devices to mirror over (default: all GPUs when there are several).
 
     Returns
     -------
     dict
         ``best_epoch``, ``stopped_epoch``, ``epochs_run`` (this call), ``history`` and
         ``seconds`` (this call), or ``None`` when ``stop_after`` ended the call early.
+
+    Raises
+    ------
+    TrainingInterrupted
+        On SIGTERM (e.g. a SLURM time limit): the current epoch is abandoned, the state of
+        the last completed epoch stays for a rerun, and no outputs are written.
     """
     configure_tensorflow(threads, training.get("seed"))
-    import keras
     import tensorflow as tf
 
-    from gravsep import augment
-    from gravsep.losses import SeparationLoss
-    from gravsep.unet import build_unet
-
     t_start = time.perf_counter()
-    network = _plain(dict(network))
-    training = _plain(dict(training))
     model_path = Path(model_path)
     model_name = model_name or model_path.parent.name
     state_dir = Path(state_dir) if state_dir is not None else model_path.parent / "state"
-
-    data = read_dataset(dataset_h5)
-    _validate(network, training, data)
-    components, dim, n_comp = data["components"], data["dim"], len(data["components"])
-    split_years = {s: data[f"{s}_years"] for s in SPLITS}
-    raw = {s: _split(data, split_years[s]) for s in SPLITS}
-    del data["years"]
-
-    seed = int(training["seed"])
-    scaling = training.get("target_scaling", "max_abs")
-    target_scales, input_scale = compute_scales(*raw["train"], scaling)
+    tr = Trainer(dataset_h5, network, training, in_memory_limit=in_memory_limit,
+                 devices=devices, eval_batch_size=eval_batch_size)  # fmt: skip
+    network, training = tr.network, tr.training
+    model, optimizer, components, seed = tr.model, tr.optimizer, tr.components, tr.seed
     log.info(
-        "%d components %s, dim %d, %s; samples: %s; scales %s, input %.4g",
-        n_comp, components, dim, data["sampling"],
-        {s: len(raw[s][0]) for s in SPLITS}, target_scales, input_scale,
+        "model %s: %d parameters; %d components %s, dim %d, %s; scales %s, input %.4g",
+        model_name, model.count_params(), tr.n_comp, components, tr.dim, tr.meta["sampling"],
+        tr.target_scales, tr.input_scale,
     )  # fmt: skip
-    ts32 = target_scales.astype(np.float32)
-    scaled = {s: (raw[s][0] / np.float32(input_scale), raw[s][1] / ts32) for s in SPLITS}
-
-    specs = augment.specs_for(components, training.get("augmentation"))
-    augmenting = augment.is_active(specs)
-    batch_size = int(training["batch_size"])
-    if eval_batch_size is None:
-        eval_batch_size = max(batch_size, min(64, max(1, 2**20 // (dim * dim))))
-
-    # ---- model, optimiser, loss
-    keras.utils.set_random_seed(seed)
-    model = build_unet(dim, n_comp, network)
-    optimizer = keras.optimizers.Adam(
-        learning_rate=float(training["learning_rate"]),
-        beta_1=float(training["beta_1"]),
-        beta_2=float(training["beta_2"]),
-    )
-    optimizer.build(model.trainable_variables)
-    loss_fn = SeparationLoss.from_config(
-        training, n_comp, data["sampling"], target_scales=target_scales, input_scale=input_scale
-    )
-    log.info("model %s: %d parameters", model_name, model.count_params())
-
-    x_spec = tf.TensorSpec([None, dim, dim], tf.float32)
-    y_spec = tf.TensorSpec([None, dim, dim, n_comp], tf.float32)
-
-    @tf.function(input_signature=[x_spec, y_spec])
-    def train_step(x, y):
-        with tf.GradientTape() as tape:
-            pred = model(x[..., None], training=True)
-            loss = loss_fn(x, y, pred)
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss
-
-    scales_tf = tf.constant(ts32)
-
-    @tf.function(input_signature=[x_spec, y_spec])
-    def eval_step(x, y):
-        pred = model(x[..., None], training=False)
-        terms = loss_fn.terms(x, y, pred)
-        n = tf.cast(tf.shape(x)[0], tf.float32)
-        sse = tf.reduce_sum(tf.square((pred - y) * scales_tf), axis=[0, 1, 2])
-        return terms["total"] * n, sse
-
-    def evaluate(split):
-        x, y = scaled[split]
-        if len(x) == 0:
-            return math.nan, np.full(n_comp, np.nan)
-        loss_sum, sse = 0.0, np.zeros(n_comp)
-        for i in range(0, len(x), eval_batch_size):
-            lsum, s = eval_step(x[i : i + eval_batch_size], y[i : i + eval_batch_size])
-            loss_sum += float(lsum)
-            sse += s.numpy()
-        return loss_sum / len(x), np.sqrt(sse / (len(x) * dim * dim))
-
-    x_train_raw, y_train_raw = raw["train"]
-    n_train = len(x_train_raw)
-    in_scale_tf = tf.constant(np.float32(input_scale))
-
-    def make_dataset(epoch):
-        # Seeded shuffle: the order and the augmentation draws are functions of (seed, epoch),
-        # so a resumed run repeats exactly what an uninterrupted one would have done.
-        order = np.random.default_rng(_epoch_seed(seed, epoch)).permutation(n_train)
-        aug_seed = int(_epoch_seed(seed, epoch) % (2**31 - 1))
-
-        def gen():
-            for i in order:
-                yield x_train_raw[i], y_train_raw[i], np.array([aug_seed, i], np.int64)
-
-        ds = tf.data.Dataset.from_generator(
-            gen,
-            output_signature=(
-                tf.TensorSpec([dim, dim], tf.float32),
-                tf.TensorSpec([dim, dim, n_comp], tf.float32),
-                tf.TensorSpec([2], tf.int64),
-            ),
-        )
-
-        def prepare(x, y, s):
-            if augmenting:
-                x, y = augment.augment_pair(y, specs, s)
-            return x / in_scale_tf, y / scales_tf
-
-        ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
     # ---- state
     fingerprint = _fingerprint(dataset_h5, network, training)
@@ -499,56 +921,86 @@ def train(
             log.info("resuming after epoch %d (best epoch %d)", start_epoch, best["epoch"])
     if start_epoch == 0 and state_dir.exists():
         shutil.rmtree(state_dir)
+    writer = None
+    if tensorboard_dir is not None:
+        tensorboard_dir = Path(tensorboard_dir)
+        shutil.rmtree(tensorboard_dir, ignore_errors=True)
+        tensorboard_dir.mkdir(parents=True)
+        writer = tf.summary.create_file_writer(str(tensorboard_dir))
+        _write_summaries(writer, history, components, 1, start_epoch)
 
     epochs, min_epochs = int(training["epochs"]), int(training.get("min_epochs", 0))
     patience = int(training.get("patience", epochs))
     mode = training.get("early_stopping", "validation_year")
-    x_val, y_val = scaled["validation"]
+    n_val = tr.sources["validation"].n
     epoch, run_here, stopped = start_epoch, 0, False
-    while epoch < epochs and not stopped:
-        t0 = time.perf_counter()
-        total, count = 0.0, 0
-        for xb, yb in make_dataset(epoch):
-            total += float(train_step(xb, yb)) * int(xb.shape[0])
-            count += int(xb.shape[0])
-        t1 = time.perf_counter()
-        val_loss, rms_val = evaluate("validation")
-        _, rms_train = evaluate("train")
-        _, rms_test = evaluate("test")
-        if mode == "validation_year":
-            monitor = val_loss
-        else:
-            i = int(np.random.default_rng(int(_epoch_seed(seed, epoch)) + 1).integers(len(x_val)))
-            monitor = float(eval_step(x_val[i : i + 1], y_val[i : i + 1])[0])
-        t2 = time.perf_counter()
-        epoch += 1
-        run_here += 1
-        if monitor < best["value"]:
-            best.update(value=monitor, epoch=epoch, wait=0)
-            best_weights = [w.copy() for w in model.get_weights()]
-            with atomic_path(weights_path) as tmp:
-                model.save_weights(tmp)
-        else:
-            best["wait"] += 1
-        stopped = epoch >= min_epochs and best["wait"] >= patience
-        seconds = time.perf_counter() - t0
-        values = (total / count, val_loss, monitor, seconds, rms_train, rms_val, rms_test)
-        for k, v in zip(keys + tuple(f"rms_{s}" for s in SPLITS), values, strict=True):
-            history[k].append(_plain(v))
-        info = {"history": history, "best": best}
-        t3 = time.perf_counter()
-        _save_state(state_dir, fingerprint, epoch, model, optimizer, best_weights, info)
-        log.info(
-            "epoch %d/%d: loss %.5g, val_loss %.5g, monitor %.5g%s; rms val %s m; "
-            "%.2f s (train %.2f, evaluation %.2f; state %.2f)",
-            epoch, epochs, history["loss"][-1], val_loss, monitor,
-            " (best)" if best["epoch"] == epoch else "",
-            np.array2string(rms_val, precision=4), seconds, t1 - t0, t2 - t1,
-            time.perf_counter() - t3,
-        )  # fmt: skip
-        if stop_after is not None and run_here >= stop_after and epoch < epochs and not stopped:
-            log.info("stopping after %d epochs in this call (state kept)", run_here)
-            return None
+    batches = iter(tr.epochs_dataset(start_epoch, epochs)) if start_epoch < epochs else None
+    with _sigterm_watch() as flag:
+        while epoch < epochs and not stopped:
+            if flag["term"]:
+                break
+            t0 = time.perf_counter()
+            total, count = 0.0, 0
+            for _ in range(tr.steps_per_epoch):
+                if flag["term"]:
+                    break
+                xb, yb = next(batches)
+                total += float(tr.train_step(xb, yb))
+                count += tr.batch_size_of(xb)
+            if flag["term"]:
+                break
+            t1 = time.perf_counter()
+            val_loss, rms_val = tr.evaluate("validation")
+            _, rms_train = tr.evaluate("train")
+            _, rms_test = tr.evaluate("test")
+            if mode == "validation_year":
+                monitor = val_loss
+            else:
+                rng = np.random.default_rng(int(_epoch_seed(seed, epoch)) + 1)
+                monitor = tr.sample_loss("validation", int(rng.integers(n_val)))
+            t2 = time.perf_counter()
+            epoch += 1
+            run_here += 1
+            if monitor < best["value"]:
+                best.update(value=monitor, epoch=epoch, wait=0)
+                best_weights = [w.copy() for w in model.get_weights()]
+                with atomic_path(weights_path) as tmp:
+                    model.save_weights(tmp)
+            else:
+                best["wait"] += 1
+            stopped = epoch >= min_epochs and best["wait"] >= patience
+            seconds = time.perf_counter() - t0
+            values = (total / count, val_loss, monitor, seconds, rms_train, rms_val, rms_test)
+            for k, v in zip(keys + tuple(f"rms_{s}" for s in SPLITS), values, strict=True):
+                history[k].append(_plain(v))
+            info = {"history": history, "best": best}
+            t3 = time.perf_counter()
+            _save_state(state_dir, fingerprint, epoch, model, optimizer, best_weights, info)
+            if writer is not None:
+                _write_summaries(writer, history, components, epoch, epoch)
+            log.info(
+                "epoch %d/%d: loss %.5g, val_loss %.5g, monitor %.5g%s; rms val %s m; "
+                "%.2f s (train %.2f, evaluation %.2f; state %.2f)",
+                epoch, epochs, history["loss"][-1], val_loss, monitor,
+                " (best)" if best["epoch"] == epoch else "",
+                np.array2string(rms_val, precision=4), seconds, t1 - t0, t2 - t1,
+                time.perf_counter() - t3,
+            )  # fmt: skip
+            if (stop_after is not None and run_here >= stop_after and epoch < epochs
+                    and not stopped):  # fmt: skip
+                log.info("stopping after %d epochs in this call (state kept)", run_here)
+                if writer is not None:
+                    writer.close()
+                return None
+    if writer is not None:
+        writer.close()
+    if flag["term"]:
+        message = (
+            f"training interrupted by SIGTERM after {epoch} completed epoch(s) of {epochs}; "
+            f"rerun to resume from the state in {state_dir}"
+        )
+        log.error(message)
+        raise TrainingInterrupted(message)
     if stopped:
         log.info("early stop after epoch %d; best epoch %d", epoch, best["epoch"])
 
@@ -576,20 +1028,26 @@ def train(
         "model": model_name,
         "dataset": str(dataset_h5),
         "components": components,
-        "sampling": data["sampling"],
-        "dim": dim,
-        "years": {s: split_years[s] for s in SPLITS},
+        "sampling": tr.meta["sampling"],
+        "dim": tr.dim,
+        "years": {s: tr.split_years[s] for s in SPLITS},
         "network": network,
         "training": training,
         "seed": seed,
         "scales": {
-            "target_scaling": scaling,
-            "targets": {c: float(s) for c, s in zip(components, target_scales, strict=True)},
-            "input": float(input_scale),
+            "target_scaling": tr.scaling,
+            "targets": {c: float(s) for c, s in zip(components, tr.target_scales, strict=True)},
+            "input": float(tr.input_scale),
         },
         "parameters": int(model.count_params()),
         "best_epoch": int(best["epoch"]),
         "stopped_epoch": int(epoch),
+        "execution": {
+            "mixed_precision": tr.mixed,
+            "xla": tr.xla,
+            "replicas": tr.replicas,
+            "in_memory": tr.in_memory,
+        },
         "versions": versions(),
     }
     with atomic_path(params_path) as tmp, open(tmp, "w") as f:

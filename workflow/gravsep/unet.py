@@ -12,7 +12,8 @@ Architecture
   N(0, 0.02)), BatchNormalization, Dropout (first ``dropout_blocks`` blocks only), ReLU, then
   concatenation with the encoder output of the same size (U skip connections). Decoder block
   ``j`` has the filters of the encoder block it is concatenated with.
-- Output: Conv2DTranspose(k, stride 2) to ``n_comp`` channels with ``tanh``.
+- Output: Conv2DTranspose(k, stride 2) to ``n_comp`` channels with ``tanh``, computed in float32
+  even under a mixed-precision policy.
 
 Layers are named ``enc<i>_conv``, ``enc<i>_bn``, ``enc<i>_act``, ``dec<j>_conv``, ``dec<j>_bn``,
 ``dec<j>_dropout``, ``dec<j>_act``, ``dec<j>_skip`` and ``output`` (``i``, ``j`` from 1), so that
@@ -151,6 +152,7 @@ def build_unet(dim, n_comp, network, name="unet"):
         padding="same",
         kernel_initializer=_init(),
         activation="tanh",
+        dtype="float32",  # tanh and the loss in float32 also under mixed precision
         name="output",
     )(x)
     return keras.Model(inputs, outputs, name=name)

@@ -1,4 +1,8 @@
-"""Snakemake script of rule ``train``: train one model's U-Net (see gravsep.training)."""
+"""Snakemake script of rule ``train``: train one model's U-Net (see gravsep.training).
+
+Optional output ``tensorboard`` (a directory): TensorBoard event files. On SIGTERM the job ends
+with status 143 and keeps the resume state of its last completed epoch.
+"""
 
 import gravsep.runlog
 
@@ -16,4 +20,5 @@ train(
     params_path=snakemake.output.params,  # noqa: F821
     threads=snakemake.threads,  # noqa: F821
     model_name=snakemake.params.model,  # noqa: F821
+    tensorboard_dir=getattr(snakemake.output, "tensorboard", None),  # noqa: F821
 )

@@ -1,0 +1,46 @@
+"""The full-size configuration (512 x 512, filters 64..512) builds and trains one step on CPU."""
+
+import numpy as np
+import pytest
+
+
+@pytest.mark.slow
+def test_full_size_one_training_step():
+    import keras
+    import tensorflow as tf
+    from gravsep.losses import SeparationLoss
+    from gravsep.unet import build_unet, depth_for
+
+    dim, n_comp = 512, 4
+    network = {
+        "num_filters_min": 64,
+        "num_filters_max": 512,
+        "filter_size": 4,
+        "dropout": 0.5,
+        "dropout_blocks": 3,
+    }
+    keras.utils.set_random_seed(1)
+    model = build_unet(dim, n_comp, network)
+    assert depth_for(dim) == 9
+    assert model.output_shape == (None, dim, dim, n_comp)
+    assert model.get_layer("enc9_act").output.shape[1:] == (1, 1, 512)
+    assert model.count_params() > 50_000_000
+    optimizer = keras.optimizers.Adam(learning_rate=1e-5, beta_1=0.9, beta_2=0.999)
+    loss_fn = SeparationLoss(n_comp, "signal_weighted_MSE", [1] * n_comp, 0.0)
+    rng = np.random.default_rng(0)
+    y = rng.uniform(-0.5, 0.5, size=(1, dim, dim, n_comp)).astype(np.float32)
+    x = y.sum(-1)
+
+    @tf.function
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(x, y, model(x[..., None], training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss, grads
+
+    before = model.get_layer("enc5_conv").kernel.numpy().copy()
+    loss, grads = step(x, y)
+    assert np.isfinite(float(loss))
+    assert all(np.all(np.isfinite(g.numpy())) for g in grads)
+    assert not np.array_equal(before, model.get_layer("enc5_conv").kernel.numpy())
