@@ -5,11 +5,17 @@
 # gives `--resources ftp=<ftp.max_parallel>` (without it Snakemake does not limit them).
 
 
+# braces in the folder name are literal, not wildcards
+ARCHIVE_DIR_PATTERN = (
+    config["data"]["archive_dir"].replace("{", "{{").replace("}", "}}")
+)
+
+
 if config["source"] == "ftp":
 
     rule download:
         output:
-            f"{config['data']['archive_dir']}/mtm_{{year}}_{{letter}}.tar.gz",
+            ARCHIVE_DIR_PATTERN + "/mtm_{year}_{letter}.tar.gz",
         log:
             "results/logs/download/{year}_{letter}.log",
         benchmark:

@@ -80,9 +80,14 @@ log = logging.getLogger("gravsep.training")
 
 
 def _tmp_name(path):
-    """A hidden temporary name next to ``path`` that keeps its suffixes (Keras checks them)."""
+    """A hidden temporary name next to ``path`` that keeps its suffixes (Keras checks them).
+
+    The name is the same in every process, so a rerun after a kill -9 overwrites (and
+    :func:`atomic_path` first removes) what the killed job left; Snakemake runs one job per
+    output at a time.
+    """
     path = Path(path)
-    return path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    return path.with_name(f".tmp-{path.name}")
 
 
 @contextmanager
@@ -91,6 +96,7 @@ def atomic_path(path):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_name(path)
+    tmp.unlink(missing_ok=True)  # left by a killed run
     try:
         yield tmp
         os.replace(tmp, path)
