@@ -8,7 +8,7 @@ import os
 
 import pandas as pd
 import pytest
-from conftest import REPO, snakemake
+from workflow_helpers import REPO, snakemake
 
 pytestmark = [
     pytest.mark.workflow,

@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO, TINY, job_counts, snakemake
+from workflow_helpers import REPO, TINY, job_counts, snakemake
 
 pytestmark = pytest.mark.workflow
 
