@@ -99,6 +99,7 @@ def final_outputs():
     outputs = [
         "results/metrics.csv",
         "results/metrics.html",
+        "results/model_comparison.png",
         "results/provenance/config.yaml",
     ]
     for name in MODELS:

@@ -15,7 +15,7 @@ if config["source"] == "ftp":
 
     rule download:
         output:
-            ARCHIVE_DIR_PATTERN + "/mtm_{year}_{letter}.tar.gz",
+            f"{ARCHIVE_DIR_PATTERN}/mtm_{{year}}_{{letter}}.tar.gz",
         log:
             "results/logs/download/{year}_{letter}.log",
         benchmark:

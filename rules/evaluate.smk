@@ -90,6 +90,12 @@ rule metrics_table:
             category="Metrics",
             labels={"table": "relative RMS error"},
         ),
+        comparison=report(
+            "results/model_comparison.png",
+            caption="../workflow/report/model_comparison.rst",
+            category="Metrics",
+            labels={"figure": "models and baselines"},
+        ),
     log:
         "results/logs/metrics_table.log",
     benchmark:

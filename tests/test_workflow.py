@@ -122,6 +122,7 @@ def test_model_predictions_metrics_and_figures(tiny_run):
         if r["method"] == "zero":
             assert value == pytest.approx(1.0)
     assert "<table" in (res / "metrics.html").read_text()
+    assert (res / "model_comparison.png").read_bytes()[:4] == b"\x89PNG"
     for fig in FIGURES:
         data = (mdir / "figures" / f"{fig}.png").read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, fig

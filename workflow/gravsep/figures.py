@@ -414,3 +414,41 @@ def all_figures(evaluation_h5, training_log_h5, outputs, natural_earth=None, mod
         component_errors(evaluation_h5, outputs["component_errors"])
     if "training_curves" in outputs:
         training_curves(training_log_h5, outputs["training_curves"], model=model)
+
+
+def model_comparison(metrics, out_png, split="test"):
+    """Relative RMS error per component of every model and baseline, side by side.
+
+    Parameters
+    ----------
+    metrics : pandas.DataFrame
+        The merged metrics table (columns model, method, split, year, component, rel_rms).
+    out_png : path-like
+    split : str
+        ``test`` or ``validation``.
+    """
+    df = metrics[(metrics["split"] == split) & (metrics["component"] != "sum")]
+    df = df.groupby(["model", "method", "component"], sort=False)["rel_rms"].mean().reset_index()
+    components = list(dict.fromkeys(df["component"]))
+    models = list(dict.fromkeys(df["model"]))
+    baselines = [m for m in dict.fromkeys(df["method"]) if m not in ("unet", "zero")]
+    # one bar per model's U-Net, then each baseline once (baselines do not depend on the model
+    # beyond its dataset; the first model's value is shown)
+    bars = [(f"U-Net {m}", df[(df.model == m) & (df.method == "unet")]) for m in models]
+    bars += [(b, df[(df.model == models[0]) & (df.method == b)]) for b in baselines]
+    fig = Figure(figsize=(1.6 + 1.4 * len(components), 4.2))
+    ax = fig.add_subplot()
+    width = 0.8 / max(len(bars), 1)
+    x = np.arange(len(components))
+    for k, (label, rows) in enumerate(bars):
+        values = [rows.loc[rows.component == c, "rel_rms"].mean() for c in components]
+        hatch = None if label.startswith("U-Net") else "//"
+        ax.bar(x + (k - (len(bars) - 1) / 2) * width, values, width, label=label, hatch=hatch)
+    ax.axhline(1.0, color="0.3", lw=0.8, ls="--", label="zero baseline")
+    ax.set_xticks(x, components)
+    ax.set_ylabel("relative RMS error (RMS(pred - true) / RMS(true))")
+    ax.set_title(f"Models and baselines, {split} year(s)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    ax.grid(axis="y", alpha=0.3)
+    fig.subplots_adjust(right=0.72)
+    _save(fig, out_png)

@@ -7,6 +7,7 @@ import gravsep.runlog  # noqa: E402
 
 log = gravsep.runlog.setup(snakemake.log[0])  # noqa: F821
 
+from gravsep.figures import model_comparison  # noqa: E402
 from gravsep.tables import unet_beats_baselines, write_tables  # noqa: E402
 
 sm = snakemake  # noqa: F821
@@ -18,4 +19,5 @@ if failures:
         log.warning("  %s", line)
 else:
     log.info("the network beats every baseline on every test component")
-log.info("wrote %s and %s", sm.output.csv, sm.output.html)
+model_comparison(df, sm.output.comparison)
+log.info("wrote %s, %s and %s", sm.output.csv, sm.output.html, sm.output.comparison)

@@ -1,0 +1,49 @@
+"""The paper's set-up (config/esa_esm.yaml) plans offline, locally and on SLURM."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+from workflow_helpers import REPO, job_counts
+
+YEARS, LETTERS = 12, 5
+
+
+def _plan(*args):
+    cmd = [sys.executable, "-m", "snakemake", "-n", "--configfile", "config/esa_esm.yaml", *args]
+    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
+def _resources(output):
+    """Rule -> list of resource lines of its jobs in a dry run."""
+    found = {}
+    for block in output.split("\nrule ")[1:]:
+        name = block.split(":", 1)[0].strip()
+        line = re.search(r"^\s*resources: (.*)$", block, re.M)
+        found.setdefault(name, []).append(line.group(1) if line else "")
+    return found
+
+
+def test_full_size_plan_downloads_every_archive_without_network():
+    counts = job_counts(_plan())
+    assert counts["download"] == counts["unpack"] == counts["store"] == YEARS * LETTERS
+    assert counts["combine"] == counts["windows"] == counts["anomalies"] == YEARS * 4
+    assert counts["train"] == counts["predict"] == 1
+    assert "synthetic_archive" not in counts
+
+
+@pytest.mark.parametrize("profile", ["profiles/slurm"])
+def test_slurm_plan_gives_a_gpu_to_training_only(profile):
+    output = _plan("--profile", profile)
+    resources = _resources(output)
+    assert job_counts(output)["download"] == YEARS * LETTERS
+    for rule, lines in resources.items():
+        for line in lines:
+            if rule in ("train", "predict"):
+                assert "gpu=1" in line and "slurm_partition=gpu" in line, (rule, line)
+            else:
+                assert "gpu=" not in line, (rule, line)
+    assert "runtime=720" in resources["train"][0] and "mem_mb=32000" in resources["train"][0]
