@@ -239,6 +239,21 @@ def compare_file(a, b, rel):
             elif pa[name] != pb[name]:
                 diffs.append(f"{rel}: {name} differs")
         return diffs
+    if a.is_dir() and a.name == "tensorboard":  # event file names carry time, host and pid
+        return [] if _tensorboard_scalars(a) == _tensorboard_scalars(b) else [
+            f"{rel}: logged scalars differ"
+        ]  # fmt: skip
+    if a.parent.name == "provenance" and a.name in ("provenance.yaml", "provenance.html"):
+        # runtimes and times describe the run; the inputs it names must agree
+        ra, rb = (
+            yaml.safe_load(a.with_suffix(".yaml").read_text()),
+            yaml.safe_load(b.with_suffix(".yaml").read_text()),
+        )
+        keys = ("containers", "archives")
+        return [f"{rel}: {k} differs" for k in keys if ra.get(k) != rb.get(k)]
+    if a.name == "ro-crate-metadata.json":  # dates differ; the entities must not
+        ids = [sorted(e["@id"] for e in json.loads(p.read_text())["@graph"]) for p in (a, b)]
+        return [] if ids[0] == ids[1] else [f"{rel}: crate entities differ"]
     if a.name == "config.yaml" and a.parent.name == "provenance":
         ra, rb = yaml.safe_load(a.read_text()), yaml.safe_load(b.read_text())
         keys = ("config", "resolved_models", "model_datasets")
@@ -254,15 +269,35 @@ def _drop_key(obj, key):
     return obj
 
 
+def _tensorboard_scalars(folder):
+    """(tag, step, value) of every summary in a TensorBoard folder, wall times left out."""
+    import tensorflow as tf
+
+    out = []
+    for events in sorted(Path(folder).glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(events)):
+            for v in event.summary.value:
+                value = tf.make_ndarray(v.tensor) if v.HasField("tensor") else v.simple_value
+                out.append((v.tag, event.step, np.asarray(value).tobytes()))
+    return sorted(out)
+
+
 def result_files(workdir):
-    """Outputs under results/ (logs and benchmarks left out), relative paths."""
+    """Outputs under results/ (logs and benchmarks left out), relative paths.
+
+    A TensorBoard folder counts as one output (its event file names differ from run to run).
+    """
     res = Path(workdir) / "results"
     skip = ("logs", "benchmarks")
-    return sorted(
-        str(p.relative_to(res))
-        for p in res.rglob("*")
-        if p.is_file() and p.relative_to(res).parts[0] not in skip
-    )
+    found = set()
+    for p in res.rglob("*"):
+        rel = p.relative_to(res)
+        if not p.is_file() or rel.parts[0] in skip:
+            continue
+        if "tensorboard" in rel.parts:
+            rel = Path(*rel.parts[: rel.parts.index("tensorboard") + 1])
+        found.add(str(rel))
+    return sorted(found)
 
 
 def compare_runs(ref, other, only=None):
