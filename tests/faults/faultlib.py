@@ -277,6 +277,8 @@ def _tensorboard_scalars(folder):
     for events in sorted(Path(folder).glob("events.out.tfevents.*")):
         for event in tf.compat.v1.train.summary_iterator(str(events)):
             for v in event.summary.value:
+                if v.tag.startswith("time/"):  # wall-clock seconds per epoch, like epoch_seconds
+                    continue
                 value = tf.make_ndarray(v.tensor) if v.HasField("tensor") else v.simple_value
                 out.append((v.tag, event.step, np.asarray(value).tobytes()))
     return sorted(out)
