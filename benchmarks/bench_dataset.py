@@ -178,6 +178,8 @@ def main():
     if args.child:
         return child_main(*args.child)
     nmax = 31 if args.quick else 180
+    if args.workdir:
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         tmp = Path(tmp)
         t0 = time.perf_counter()

@@ -190,6 +190,8 @@ def main():
     pipe_nmax = 30 if args.quick else 180
     if args.workdir:  # generated files are kept there and reused
         cache = Path(args.workdir)
+    if args.workdir:
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         tmp = Path(tmp)
         cache = cache if args.workdir else tmp
