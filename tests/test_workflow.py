@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 import yaml
-from workflow_helpers import REPO, TINY, job_counts, snakemake
+from workflow_helpers import REPO, job_counts, snakemake, tiny_config, write_config
 
 pytestmark = pytest.mark.workflow
 
@@ -17,20 +17,12 @@ FIGURES = ["rms_profiles", "degree_amplitudes", "maps", "component_errors", "tra
 
 
 def _config(**changes):
-    cfg = yaml.safe_load(TINY.read_text())
-    for path, value in changes.items():
-        node = cfg
-        *head, last = path.split(".")
-        for key in head:
-            node = node.setdefault(key, {})
-        node[last] = value
-    return cfg
+    return tiny_config(**changes)
 
 
 def _write_config(folder, name, cfg):
-    path = folder / name
-    path.write_text(yaml.safe_dump(cfg))
-    return path
+    # sorted keys: a reordering of the config file must mark nothing stale
+    return write_config(folder, name, cfg, sort_keys=True)
 
 
 def test_dry_run_plans_every_stage(tmp_path):

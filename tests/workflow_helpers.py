@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
 
@@ -35,3 +37,22 @@ def job_counts(output):
         if m and m.group(1) != "total":
             counts[m.group(1)] = int(m.group(2))
     return counts
+
+
+def tiny_config(**changes):
+    """The tiny configuration with dotted-key changes (``{"data.nmax": 4}``)."""
+    cfg = yaml.safe_load(TINY.read_text())
+    for path, value in changes.items():
+        node = cfg
+        *head, last = path.split(".")
+        for key in head:
+            node = node.setdefault(key, {})
+        node[last] = value
+    return cfg
+
+
+def write_config(folder, name, cfg, sort_keys=False):
+    """Write ``cfg`` as YAML to ``folder/name``; return the path."""
+    path = Path(folder) / name
+    path.write_text(yaml.safe_dump(cfg, sort_keys=sort_keys))
+    return path

@@ -20,6 +20,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import yaml
+from workflow_helpers import tiny_config, write_config  # noqa: F401 (used by the tests)
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEFILE = REPO / "workflow" / "Snakefile"
@@ -109,24 +110,6 @@ def kill_group(proc):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     proc.logfile.close()
-
-
-def write_config(folder, name, cfg):
-    path = Path(folder) / name
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    return path
-
-
-def tiny_config(**changes):
-    """The tiny configuration with dotted-key changes (``{"data.nmax": 4}``)."""
-    cfg = yaml.safe_load(TINY.read_text())
-    for path, value in changes.items():
-        node = cfg
-        *head, last = path.split(".")
-        for key in head:
-            node = node.setdefault(key, {})
-        node[last] = value
-    return cfg
 
 
 # --------------------------------------------------------------------------- leftovers
