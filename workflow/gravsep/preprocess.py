@@ -152,13 +152,17 @@ def window_means(stores, out, component, years, deltat, year):
             f.close()
 
 
-def remove_yearly_mean(window_store, out):
-    """Subtract the mean of a year's windows from each of them (same layout as the input)."""
+def remove_yearly_mean(window_store, out, subtract=True):
+    """Subtract the mean of a year's windows from each of them (same layout as the input).
+
+    With ``subtract=False`` (``remove_yearly_mean: false``) the windows are kept as they are,
+    in the same layout, with a zero ``yearly_mean``.
+    """
     with h5py.File(window_store, "r") as f:
         cs = f["cs"][:]
         attrs = dict(f.attrs)
         t, t_end = f["time"][:], f["time_end"][:]
-    mean = cs.mean(axis=0)
+    mean = cs.mean(axis=0) if subtract else np.zeros_like(cs[0])
     with StoreWriter(
         out, attrs["name"], attrs["year"], attrs["nmax"], len(cs), "anomalies",
         attrs["gm"], attrs["radius"],
@@ -169,17 +173,8 @@ def remove_yearly_mean(window_store, out):
 
 
 def copy_windows(window_store, out):
-    """Keep windows as they are (``remove_yearly_mean: false``), in the anomaly layout."""
-    with h5py.File(window_store, "r") as f:
-        cs, attrs = f["cs"][:], dict(f.attrs)
-        t, t_end = f["time"][:], f["time_end"][:]
-    with StoreWriter(
-        out, attrs["name"], attrs["year"], attrs["nmax"], len(cs), "anomalies",
-        attrs["gm"], attrs["radius"],
-    ) as w:  # fmt: skip
-        w.write(0, cs, t)
-        w.file.create_dataset("time_end", data=t_end)
-        w.file.create_dataset("yearly_mean", data=np.zeros_like(cs[0]))
+    """Keep windows as they are, in the anomaly layout (:func:`remove_yearly_mean` unsubtracted)."""
+    remove_yearly_mean(window_store, out, subtract=False)
 
 
 __all__ = [
