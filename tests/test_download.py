@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pyftpdlib")
+from ftp_helpers import serving  # noqa: E402
 from gravsep import download as dl  # noqa: E402
 from gravsep.archive import archive_name, unpack_archive, write_archive, year_epochs  # noqa: E402
 from gravsep.download import DownloadError, download, password_from_env, verify_gzip  # noqa: E402
@@ -124,19 +125,8 @@ def server(tmp_path_factory):
         "TestHandler", (Handler,), {"authorizer": auth, "timeout": 30, "auth_failed_timeout": 0.05}
     )
     srv = Server(("127.0.0.1", 0), handler)
-    stop = threading.Event()
-
-    def loop():
-        while not stop.is_set():
-            srv.serve_forever(timeout=0.02, blocking=False, handle_exit=False)
-        srv.close_all()
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    host, port = srv.address[:2]
-    yield {"host": host, "port": port, "data": data}
-    stop.set()
-    thread.join(10)
+    with serving(srv) as port:
+        yield {"host": srv.address[0], "port": port, "data": data}
 
 
 @pytest.fixture

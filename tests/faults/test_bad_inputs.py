@@ -13,12 +13,12 @@ import gzip
 import io
 import re
 import tarfile
-import threading
 from pathlib import Path
 
 import faultlib as fl
 import numpy as np
 import pytest
+from ftp_helpers import serving
 from gravsep.archive import archive_name, member_name, write_archive, year_epochs
 from gravsep.icgem import format_icgem
 
@@ -325,16 +325,7 @@ def _ftp_server(root):
     handler = type("Handler", (FTPHandler,), {"authorizer": auth, "timeout": 30})
     srv = ThreadedFTPServer(("127.0.0.1", 0), handler)
     srv.poll_timeout = 0.05
-    stop = threading.Event()
-
-    def loop():
-        while not stop.is_set():
-            srv.serve_forever(timeout=0.02, blocking=False, handle_exit=False)
-        srv.close_all()
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    return srv.address[1], stop, thread
+    return srv
 
 
 def test_shell_metacharacters_in_ftp_directory(tmp_path):
@@ -345,8 +336,7 @@ def test_shell_metacharacters_in_ftp_directory(tmp_path):
         folder = ftproot / remote
         folder.mkdir(parents=True)
         valid(folder / archive_name(1995, "A"), "A", 1995)
-        port, stop, thread = _ftp_server(ftproot)
-        try:
+        with serving(_ftp_server(ftproot)) as port:
             work = tmp_path / "work"
             work.mkdir()
             cfg = local_config(tmp_path / "dl $(touch PWNED)", source="ftp")
@@ -354,9 +344,6 @@ def test_shell_metacharacters_in_ftp_directory(tmp_path):
                           "retries": 1, "timeout": 20}  # fmt: skip
             path = fl.write_config(tmp_path, "ftp.yaml", cfg)
             result = fl.run(work, "results/ingest/store/A_1995.h5", configfile=path)
-        finally:
-            stop.set()
-            thread.join(10)
         assert result.returncode == 0, result.stderr[-4000:]
         assert (work / "results/ingest/store/A_1995.h5").exists()
         assert (tmp_path / "dl $(touch PWNED)" / archive_name(1995, "A")).exists()
