@@ -72,24 +72,7 @@ def component_grids(cs_stokes, nmax_flt, dim, unit="EWH"):
         cs = filtering.apply_weights(
             cs, filtering.gaussian_weights(nmax, filtering.half_width_km(nmax_flt))
         )
-    return _synthesize(units.stokes_to_ewh(cs), dim)
-
-
-def _synthesize(cs, dim):
-    """:func:`gravsep.grids.synthesize` without the zero padding: the sums run to the
-    coefficients' degree only (``lmax_calc``), half the work at degree 180 on 512x512; the
-    grid agrees with the padded synthesis to rounding (1e-15 relative)."""
-    import pyshtools
-
-    lmax = (dim - 2) // 2
-    nmax = cs.shape[-1] - 1
-    if nmax > lmax:
-        return grids.synthesize(cs, dim)
-    flat = np.asarray(cs, dtype=np.float64).reshape((-1, 2, nmax + 1, nmax + 1))
-    out = np.empty((flat.shape[0], dim, dim))
-    for k, cilm in enumerate(flat):
-        out[k] = pyshtools.expand.MakeGridDH(cilm, sampling=1, lmax=lmax, lmax_calc=nmax)
-    return out.reshape(cs.shape[:-3] + (dim, dim))
+    return grids.synthesize(units.stokes_to_ewh(cs), dim)
 
 
 def component_cube(cs_stokes, nmax_flt, dim, unit="EWH"):

@@ -45,8 +45,10 @@ def pad(cs, nmax):
 def synthesize(cs, dim):
     """Grid values of coefficients ``(..., 2, N+1, N+1)`` on a ``dim x dim`` DH grid.
 
-    The coefficients are padded with zeros to degree ``(dim-2)/2`` so the grid has exactly
-    ``dim x dim`` points. Units are those of the coefficients (EWH coefficients give metres).
+    The grid is that of degree ``(dim-2)/2`` (exactly ``dim x dim`` points); the sums run only
+    to the coefficients' degree N (``lmax_calc``: half the work at degree 180 on 512x512, equal
+    to zero-padded synthesis to rounding), and coefficients above ``(dim-2)/2`` are dropped.
+    Units are those of the coefficients (EWH coefficients give metres).
 
     Returns
     -------
@@ -57,11 +59,13 @@ def synthesize(cs, dim):
 
     cs = np.asarray(cs, dtype=np.float64)
     lmax = (dim - 2) // 2
-    padded = pad(cs, lmax)
-    flat = padded.reshape((-1, 2, lmax + 1, lmax + 1))
+    if cs.shape[-1] - 1 > lmax:
+        cs = pad(cs, lmax)
+    nmax = cs.shape[-1] - 1
+    flat = cs.reshape((-1, 2, nmax + 1, nmax + 1))
     out = np.empty((flat.shape[0], dim, dim))
     for k, cilm in enumerate(flat):
-        out[k] = pyshtools.expand.MakeGridDH(cilm, sampling=1, lmax=lmax)
+        out[k] = pyshtools.expand.MakeGridDH(cilm, sampling=1, lmax=lmax, lmax_calc=nmax)
     return out.reshape(cs.shape[:-3] + (dim, dim))
 
 
