@@ -13,7 +13,8 @@ original: emulation of the reference's part 01 (own code): per window file a pys
           samples) and extrapolated linearly; the output says which figures are extrapolated.
           Its peak memory is estimated from the arrays it holds at once.
 
-Each approach runs in its own subprocess (wall time, peak RSS by getrusage).
+Each approach runs in its own subprocess (wall time, peak RSS by getrusage), with freed memory
+retained (``gravsep.malloc``) as in the workflow's scripts.
 Usage: ``.venv/bin/python benchmarks/bench_dataset.py [--quick] [--workdir DIR]``; --quick
 uses degree 31 (64x64 grids) as a smoke test. Last line: ``dataset_ratio=<x>x peak_mib=<m>``.
 """
@@ -145,6 +146,9 @@ def child_main(kind, spec_path):
     spec = json.loads(Path(spec_path).read_text())
     import h5py  # noqa: F401 (imports outside the timed part: pyshtools, h5py)
     import pyshtools  # noqa: F401
+    from gravsep.malloc import retain_freed_memory
+
+    retain_freed_memory()  # as the workflow's scripts do; the same for both approaches
 
     use = resource.getrusage(resource.RUSAGE_SELF)
     cpu0 = use.ru_utime + use.ru_stime

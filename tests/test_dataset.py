@@ -186,3 +186,54 @@ def test_component_cube_matches_padded_synthesis(stores):
     ref = np.moveaxis(grids.synthesize(units.stokes_to_ewh(cs), 16), 0, -1)
     assert cube.shape == (16, 16, 4)
     np.testing.assert_allclose(cube, ref, rtol=0, atol=1e-13 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("samp", ["lat_lon", "t_lon"])
+def test_block_by_block_background_writes_equal_one_block(tmp_path, stores, samp, monkeypatch):
+    """Samples formed one at a time and written by the background writer equal one block."""
+    import gravsep.dataset as dataset
+
+    whole = tmp_path / "whole.h5"
+    build_dataset(stores, whole, COMPS, YEARS, SPLIT, 5, "EWH", {"type": "global"}, samp)
+    monkeypatch.setattr(dataset, "BLOCK_BYTES", 1)  # one sample per block: 16 writes a year
+    blocks = tmp_path / "blocks.h5"
+    build_dataset(stores, blocks, COMPS, YEARS, SPLIT, 5, "EWH", {"type": "global"}, samp)
+    with h5py.File(whole, "r") as a, h5py.File(blocks, "r") as b:
+        for year in YEARS:
+            for name in ("input", "target"):
+                np.testing.assert_array_equal(a[f"years/{year}/{name}"], b[f"years/{year}/{name}"])
+
+
+def test_background_writer_raises_the_write_error(tmp_path):
+    """A failed write in the writer thread is raised in the caller, after the earlier blocks."""
+    from gravsep.dataset import _Writer
+
+    with h5py.File(tmp_path / "x.h5", "w") as h:
+        d = h.create_dataset("x", shape=(6, 3), dtype="f4")
+        with pytest.raises((TypeError, ValueError)), _Writer(depth=1) as writer:
+            writer.put(d, slice(0, 2), np.ones((2, 3)))
+            writer.put(d, slice(2, 4), np.ones((5, 5)))  # wrong shape
+            writer.put(d, slice(4, 6), np.ones((2, 3)))
+        np.testing.assert_array_equal(d[0:2], 1.0)
+        np.testing.assert_array_equal(d[2:4], 0.0)
+
+
+def test_failed_build_leaves_no_file(tmp_path, stores, monkeypatch):
+    """An error while a year is written removes the partial file; nothing is left."""
+    import gravsep.dataset as dataset
+
+    calls = []
+
+    def failing(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError("disk full (simulated)")
+        return original(*args)
+
+    original = dataset._block_samples
+    monkeypatch.setattr(dataset, "_block_samples", failing)
+    monkeypatch.setattr(dataset, "BLOCK_BYTES", 1)
+    out = tmp_path / "samples.h5"
+    with pytest.raises(OSError, match="disk full"):
+        build_dataset(stores, out, COMPS, YEARS, SPLIT, 5, "EWH", {"type": "global"}, "lat_lon")
+    assert not out.exists() and not out.with_name(out.name + ".part").exists()

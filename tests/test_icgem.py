@@ -314,3 +314,135 @@ def test_property_round_trip(cs):
     np.testing.assert_allclose(got, cs, rtol=5.1e-13, atol=1e-310)
     n, m = np.indices(cs.shape[1:])
     assert not got[:, m > n].any()
+
+
+# ---------------------------------------------------------------- column-wise fast path
+
+
+def fixed_width_text(tokens_c, tokens_s, nmax):
+    """ICGEM text with every data line of one length (what the column-wise path reads)."""
+    n, m = np.tril_indices(nmax + 1)
+    body = [
+        f"gfc {a:4d} {b:4d} {c} {s}" for a, b, c, s in zip(n, m, tokens_c, tokens_s, strict=True)
+    ]
+    return "\n".join(["max_degree " + str(nmax), "end_of_head", *body]) + "\n"
+
+
+def decimal_tokens(rng, count, digits, exp_low, exp_high, letter="D"):
+    """Fixed-width decimals ``±d.ddd…D±eee``: ``digits`` significant digits, 3-digit exponent."""
+    mant = rng.integers(10 ** (digits - 1), 10**digits, size=count, dtype=np.int64)
+    mant[rng.random(count) < 0.02] = 0
+    exps = rng.integers(exp_low, exp_high + 1, size=count)
+    signs = rng.choice(["+", "-", " "], size=count)
+    out = []
+    for s, mt, e in zip(signs, mant, exps, strict=True):
+        text = str(mt).rjust(digits, "0")
+        out.append(f"{s}{text[0]}.{text[1:]}{letter}{'-' if e < 0 else '+'}{abs(e):03d}")
+    return out
+
+
+def near_halfway_tokens(rng, count, digits):
+    """Decimals of ``digits`` digits closest to points halfway between two doubles: for 18
+    digits, within 2**-62 of one (relative), where a product in 64-bit long double can fall on
+    the wrong side (the inputs a conversion with too little care rounds the wrong way)."""
+    from decimal import Decimal, getcontext
+
+    getcontext().prec = 1200
+    hard, near = [], []
+    for _ in range(200 * count):
+        d = float(rng.normal() * 10.0 ** rng.integers(-30, 30))
+        mid = (Decimal(d) + Decimal(np.nextafter(d, np.inf))) / 2  # exact
+        sign, dig, exp = mid.as_tuple()
+        text = "".join(map(str, dig)).ljust(digits + 1, "0")
+        head = int(text[:digits]) + (text[digits] >= "5")  # the nearest decimal
+        if head == 10**digits:
+            continue
+        e10 = len(dig) + exp - 1
+        value = Decimal(head).scaleb(e10 - digits + 1)
+        t = str(head)
+        token = f"{'-' if sign else '+'}{t[0]}.{t[1:]}D{'-' if e10 < 0 else '+'}{abs(e10):03d}"
+        close = abs(value - abs(mid)) < abs(mid) * Decimal(2) ** -62
+        (hard if close else near).append(token)
+        if len(hard) == count:
+            break
+    return (hard + near)[:count]
+
+
+@pytest.mark.parametrize("portable", [False, True])
+@pytest.mark.parametrize("digits", [13, 18])
+def test_column_wise_conversion_equals_float(monkeypatch, portable, digits):
+    """Every value equals Python's correctly rounded float() of its text, across the
+    exponent range (subnormal to near overflow) and next to halfway points; the
+    portable path (no x87 long double) gives the same."""
+    import gravsep.icgem as icgem
+
+    if portable:
+        monkeypatch.setattr(icgem, "_X87", False)
+
+    def no_general(*args, **kwargs):
+        raise AssertionError("the column-wise path refused an equally formatted file")
+
+    monkeypatch.setattr(icgem, "_parse_general", no_general)
+    rng = np.random.default_rng(digits)
+    nmax = 40
+    count = (nmax + 1) * (nmax + 2) // 2
+    c = decimal_tokens(rng, count, digits, -330, 305)
+    c[: count // 3] = near_halfway_tokens(rng, count // 3, digits)
+    s = decimal_tokens(rng, count, digits, -40, 10, letter="e")
+    text = fixed_width_text(c, s, nmax)
+    got, _ = read_icgem(text)
+    n, m = np.tril_indices(nmax + 1)
+    want_c = np.array([float(t.replace("D", "E")) for t in c])
+    want_s = np.array([float(t) for t in s])
+    np.testing.assert_array_equal(got[0, n, m].view(np.uint64), want_c.view(np.uint64))
+    np.testing.assert_array_equal(got[1, n, m].view(np.uint64), want_s.view(np.uint64))
+
+
+def test_column_wise_path_reads_written_files(monkeypatch, tmp_path):
+    """format_icgem's output (and its CRLF and sigma variants) takes the column-wise path."""
+    import gravsep.icgem as icgem
+
+    text = format_icgem(random_cs(np.random.default_rng(11), 30))
+    expected = reference_parse(text)
+    monkeypatch.setattr(icgem, "_parse_general", None)  # calling it would fail
+    np.testing.assert_array_equal(read_icgem(text)[0], expected)
+    np.testing.assert_array_equal(read_icgem(text.replace("\n", "\r\n"))[0], expected)
+    sigma = "\n".join(
+        ln + "  1.000000000000D-12  2.000000000000D-12" if ln.startswith("gfc") else ln
+        for ln in text.split("\n")
+    )
+    cs, header = read_icgem(sigma)
+    np.testing.assert_array_equal(cs, expected)
+
+
+def test_column_wise_path_leaves_other_layouts_to_the_general_parse(text):
+    """A valid line laid out differently (order not right-aligned) is read right, not as 10."""
+    lines = text.split("\n")
+    target = next(i for i, ln in enumerate(lines) if ln.startswith("gfc    3    1"))
+    lines[target] = lines[target].replace("gfc    3    1", "gfc    3   1 ", 1)
+    moved = "\n".join(lines)
+    np.testing.assert_array_equal(read_icgem(moved)[0], reference_parse(text))
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("gfc    3    1", "gfc    3  1 1"),  # a blank inside a number: one column too many
+        ("gfc    3    1", "gfc    3   -1"),
+        ("gfc    3    1", "gfc    3    x"),
+        ("D-", "X-"),  # exponent letter
+        ("D-", "D*"),  # exponent sign
+        (".", ","),
+    ],
+)
+def test_column_wise_path_rejects_deviating_line(tmp_path, text, old, new):
+    """A bad line of the same length falls to the general parse, which names it."""
+    lines = text.split("\n")
+    target = next(i for i, ln in enumerate(lines) if ln.startswith("gfc    3    1"))
+    bad_line = lines[target].replace(old, new, 1)
+    assert len(bad_line) == len(lines[target]) and bad_line != lines[target]
+    lines[target] = bad_line
+    path = tmp_path / "bad.gfc"
+    path.write_text("\n".join(lines))
+    with pytest.raises(ICGEMError, match=rf"bad.gfc, line {target + 1}\b"):
+        read_icgem(path)

@@ -18,6 +18,7 @@ root attributes: ``components``, ``sampling``, ``dim``, ``dim_global``, ``nmax``
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import h5py
@@ -118,7 +119,12 @@ def _interp(x, lo, frac, same, axis):
     shape = [1] * x.ndim
     shape[axis] = -1
     f = frac.reshape(shape)
-    return np.take(x, lo, axis=axis) * (1.0 - f) + np.take(x, lo + 1, axis=axis) * f
+    out = np.take(x, lo, axis=axis)
+    out *= 1.0 - f
+    upper = np.take(x, lo + 1, axis=axis)
+    upper *= f
+    out += upper
+    return out
 
 
 def _block_samples(win, samp, lo, frac, same, sel, mixing):
@@ -151,7 +157,39 @@ def _block_samples(win, samp, lo, frac, same, sel, mixing):
 
 
 #: Bytes of float64 samples (all components) formed at once when writing a year.
-BLOCK_BYTES = 64 << 20
+BLOCK_BYTES = 32 << 20
+
+
+class _Writer:
+    """Writes blocks to HDF5 datasets in a background thread while the next are formed.
+
+    At most ``depth`` blocks wait (bounded memory); an error in the thread is raised by the
+    next :meth:`put` or on leaving the ``with`` block. h5py serialises its calls with a lock
+    and lets other threads run during the write, so forming and writing overlap.
+    """
+
+    def __init__(self, depth=2):
+        self.depth, self.pending = depth, []
+
+    def __enter__(self):
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataset-writer")
+        return self
+
+    def put(self, dataset, sel, values):
+        while len(self.pending) >= self.depth:
+            self.pending.pop(0).result()
+        self.pending.append(self.pool.submit(dataset.__setitem__, sel, values))
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            for future in self.pending:
+                if exc_type is None:
+                    future.result()
+                else:
+                    future.cancel()
+        finally:
+            self.pool.shutdown(wait=True)
+        return False
 
 
 def build_dataset(stores, out, components, years, split, nmax_flt, unit, extent, samp,
@@ -249,15 +287,23 @@ def build_dataset(stores, out, components, years, split, nmax_flt, unit, extent,
                 inp = grp.create_dataset(
                     "input", shape=(n_samples, dim, dim), dtype=dtype, chunks=(1, dim, dim)
                 )
-                for s0 in range(0, n_samples, block):
-                    sel = slice(s0, min(n_samples, s0 + block))
-                    mixing = None if g is None else g[sel]
-                    t = np.empty((sel.stop - s0, dim, dim, n_comp))
-                    for c, win in enumerate(wins):
-                        t[..., c] = _block_samples(win, samp, lo, frac, same, sel, mixing)
-                    target[sel] = t.astype(dtype, copy=False)
-                    inp[sel] = t.sum(axis=-1).astype(dtype, copy=False)  # sum in float64
-                    del t
+                with _Writer() as writer:
+                    for s0 in range(0, n_samples, block):
+                        sel = slice(s0, min(n_samples, s0 + block))
+                        mixing = None if g is None else g[sel]
+                        t = np.empty((sel.stop - s0, dim, dim, n_comp), dtype=dtype)
+                        total = None
+                        for c, win in enumerate(wins):
+                            part = _block_samples(win, samp, lo, frac, same, sel, mixing)
+                            t[..., c] = part
+                            if total is None:
+                                total = part
+                            else:
+                                total += part  # the input: the sum in float64
+                            del part
+                        writer.put(target, sel, t)
+                        writer.put(inp, sel, total.astype(dtype, copy=False))
+                        del t, total
                 del wins
                 mid = mids[0][:numt]
                 grp["time"] = mid

@@ -3,15 +3,21 @@
 import logging
 import sys
 
+from . import malloc
+
 
 def setup(log_path=None, level=logging.INFO):
     """Send log records and stderr to ``log_path`` (the rule's ``log:``) and return a logger.
+
+    Every workflow script starts with this call, so it also applies the process-wide
+    allocator setting of :func:`gravsep.malloc.retain_freed_memory` (no result changes).
 
     Parameters
     ----------
     log_path : path-like or None
         File that receives the log; None logs to stderr only.
     """
+    malloc.retain_freed_memory()
     handlers = [logging.StreamHandler(sys.stdout)]
     if log_path is not None:
         stream = open(log_path, "w", buffering=1)  # noqa: SIM115 (lives as long as the job)
