@@ -446,3 +446,15 @@ def test_column_wise_path_rejects_deviating_line(tmp_path, text, old, new):
     path.write_text("\n".join(lines))
     with pytest.raises(ICGEMError, match=rf"bad.gfc, line {target + 1}\b"):
         read_icgem(path)
+
+
+def test_portable_conversion_sends_exact_ties_to_float():
+    """10**23 lies exactly halfway between two doubles: the double-double product cannot
+    decide it and leaves it to float() (which rounds to even); near values are decided."""
+    import gravsep.icgem as icgem
+
+    mant = np.array([1, 1, 3, 123456789012345], dtype=np.int64)
+    k = np.array([23, 24, -30, -40], dtype=np.int64)
+    out, slow = icgem._decimal_to_double_portable(mant, k)
+    assert slow.tolist() == [True, False, False, False]
+    assert out[1:].tolist() == [1e24, 3e-30, 123456789012345e-40]

@@ -16,6 +16,7 @@ import gzip
 import re
 import sys
 import warnings
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -231,24 +232,18 @@ def _parse_general(body, first_line, name):
 #   and the product lie on either side of a point halfway between two doubles. Products
 #   within 2 units of such a point (about 1 value in 400), subnormal and overflowing results
 #   are converted by ``float()`` one by one.
-# - elsewhere: M < 2**53 and |k| <= 22 is one IEEE operation on exact operands (Clinger's
-#   fast path); where long double is wider than double and 10**|k| exact in it, one rounding
-#   to long double, then to double, checked for the halfway case; the rest by ``float()``.
+# - elsewhere (no x87, e.g. ARM): M < 2**53 and |k| <= 22 is one IEEE operation on exact
+#   operands (Clinger's fast path); other M < 2**53, |k| <= 290 in double-double arithmetic:
+#   10**k as the sum of two doubles, M * 10**k as an exact product plus a correction (Dekker's
+#   splitting), within 2**-100 of the exact value; its rounding to double is correct unless
+#   that close to a halfway point (exact ties only, in practice), which goes to ``float()``,
+#   as do larger mantissas and exponents.
 
 _LD_BITS = np.finfo(np.longdouble).nmant + 1
 #: x87 extended precision (x86-64 Linux): 64-bit significand in the first 8 of 16 bytes.
 _X87 = _LD_BITS == 64 and np.dtype(np.longdouble).itemsize == 16 and sys.byteorder == "little"
-_LD_MAXPOW = max((j for j in range(64) if 5**j < 2**_LD_BITS), default=0) if _LD_BITS > 53 else 0
 _K_RANGE = 400  # 10**k tabulated for |k| <= 400; beyond that the result is 0 or inf anyway
-
-
-def _pow10_ld():
-    """10**j for j in 0.._LD_MAXPOW, exact in long double."""
-    out, p = [], np.longdouble(1)
-    for _ in range(_LD_MAXPOW + 1):
-        out.append(p)
-        p = p * np.longdouble(10)  # exact: 10**j = 2**j * 5**j with 5**j < 2**_LD_BITS
-    return np.array(out, dtype=np.longdouble)
+_DD_RANGE = 290  # double-double products stay clear of overflow and underflow for |k| <= 290
 
 
 def _round_to_bits(num, den, bits):
@@ -281,13 +276,30 @@ def _pow10_x87():
     return out
 
 
-_POW10_LD = _pow10_ld()
+def _split(a):
+    """Dekker's splitting: ``a = high + low``, each with at most 26 significant bits."""
+    c = a * 134217729.0  # 2**27 + 1
+    high = c - (c - a)
+    return high, a - high
+
+
+def _pow10_dd():
+    """10**k for |k| <= _DD_RANGE as double-double ``(high, low)``, high split as well."""
+    high, low = [], []
+    for k in range(-_DD_RANGE, _DD_RANGE + 1):
+        exact = Fraction(10) ** k
+        high.append(float(exact))  # correctly rounded
+        low.append(float(exact - Fraction(high[-1])))
+    high = np.array(high)
+    return (high, *_split(high), np.array(low))
+
+
 _POW10_X87 = _pow10_x87() if _X87 else None
+_POW10_DD = _pow10_dd()
 _POW10_F8 = 10.0 ** np.arange(23)  # exact
 _TOKEN = re.compile(rb"\S+")
 _FLOAT_TEMPLATE = re.compile(rb"([+-]?)(\d+)\.(\d+)([EeDd])([+-])(\d+)")
 _U64 = np.uint64
-_ALL = (1 << 64) - 1
 
 
 def _bytes_mask(byte, columns, offset):
@@ -318,7 +330,7 @@ def _decimal_to_double(mant, k, neg, token):
             slow |= ((out < _TINY) & (mant != 0)) | (out == np.inf)
             slow |= (k < -_K_RANGE) | (k > _K_RANGE)
     else:
-        out, slow = _decimal_to_double_mixed(mant, k)
+        out, slow = _decimal_to_double_portable(mant, k)
     for i in np.flatnonzero(slow):
         out[i] = float(token(i).translate(_FORTRAN))
     bits = out.view(np.uint64)
@@ -326,34 +338,35 @@ def _decimal_to_double(mant, k, neg, token):
     return out
 
 
-def _decimal_to_double_mixed(mant, k):
-    """``(values, slow)`` for any mantissas and exponents; ``slow`` marks values not done."""
-    out = np.empty(mant.shape)
+def _decimal_to_double_portable(mant, k):
+    """``(values, slow)`` without x87 long double; ``slow`` marks values not done."""
+    out = np.zeros(mant.shape)
+    slow = np.ones(mant.shape, dtype=bool)
     fits = mant < (1 << 53)
-    mf = mant.astype(np.float64)
+    mf = mant.astype(np.float64)  # exact where fits
     up = fits & (k >= 0) & (k <= 22)
     down = fits & (k < 0) & (k >= -22)
     out[up] = mf[up] * _POW10_F8[k[up]]
     out[down] = mf[down] / _POW10_F8[-k[down]]
-    slow = ~(up | down)
-    wide = slow & (np.abs(k) <= _LD_MAXPOW) & (mant > 0)
-    if wide.any():
-        idx = np.flatnonzero(wide)
-        kk = k[idx]
-        x = mant[idx].astype(np.longdouble)  # exact: mant < 10**18 < 2**63
-        pw = _POW10_LD[np.abs(kk)]
-        x = np.where(kk < 0, x / pw, x * pw)
-        with np.errstate(over="ignore"):
-            d = x.astype(np.float64)
-        ok = (d >= _TINY) & (d < np.inf)
-        if _X87:
-            ok &= (x.view(np.uint64)[::2] & _U64(0x7FF)) != _U64(0x400)
-        else:
-            r = (x - d.astype(np.longdouble)).astype(np.float64)  # exact: a few bits
-            half = np.spacing(d) / 2
-            ok &= (r != half) & (r != -half) & (r != half / 2) & (r != -half / 2)
-        out[idx[ok]] = d[ok]
-        slow[idx[ok]] = False
+    slow[up | down] = False
+    dd = fits & ~(up | down) & (np.abs(k) <= _DD_RANGE)
+    if dd.any():
+        idx = np.flatnonzero(dd)
+        m = mf[idx]
+        j = k[idx] + _DD_RANGE
+        high, high_a, high_b, low = (t[j] for t in _POW10_DD)
+        p = m * high
+        m_a, m_b = _split(m)
+        e = ((m_a * high_a - p) + m_a * high_b + m_b * high_a) + m_b * high_b  # m*high = p + e
+        s = e + m * low
+        r = p + s
+        v = r - p
+        t = (p - (r - v)) + (s - v)  # r + t = p + s exactly (Knuth's two-sum)
+        gap = np.where(t >= 0, np.nextafter(r, np.inf) - r, r - np.nextafter(r, -np.inf))
+        doubt = np.abs(t) >= gap / 2 - r * 2.0**-100  # a halfway point within the error
+        doubt |= (r < 2.0**-960) & (m != 0)  # near the subnormal range: parts underflow
+        out[idx] = r
+        slow[idx] = doubt
     return out, slow
 
 
