@@ -32,5 +32,6 @@ rule store:
         mem_mb=1000,
     params:
         nmax=config["data"]["nmax"],
+        archive=lambda wc: archive_path(wc.letter, wc.year),
     script:
         "../workflow/scripts/store.py"

@@ -252,6 +252,8 @@ def bad_run(tmp_path_factory):
     expected = {}
     for name, letter, year, build, rule in CASES:
         fragments = build(archives / archive_name(year, letter), letter, year)
+        if rule == "store":  # a bad file is named with the archive it came from
+            fragments = [*fragments, archive_name(year, letter)]
         expected[name] = (letter, year, rule, fragments)
     valid(archives / archive_name(CONTROL[1], CONTROL[0]), *CONTROL)
     cfg = fl.write_config(root, "local.yaml", local_config(archives))
