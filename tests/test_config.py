@@ -76,6 +76,7 @@ def test_shipped_config_validates_and_gets_defaults(raw, config):
         (lambda c: c["data"].update(letters=["A", "Q"]), ["letters"]),
         (lambda c: c["models"].update(x={"network": {"dropout": 1.0}}), ["dropout", "'x'"]),
         (lambda c: c["defaults"]["dataset"].update(sampling="lat_lat"), ["sampling"]),
+        (lambda c: c["defaults"]["dataset"].update(storage_dtype="float16"), ["storage_dtype"]),
         (lambda c: c["ftp"].update(port=0), ["port"]),
         (lambda c: c["models"].update({"bad-name": {}}), ["bad-name"]),
         (lambda c: c.update(source="usb"), ["source"]),
@@ -89,6 +90,24 @@ def test_schema_errors_name_the_key(raw, edit, names):
     msg = validate_error(cfg)
     for name in names:
         assert name in msg, (name, msg)
+
+
+def test_defaults_reach_models_that_override_the_section(raw):
+    """A model that overrides part of a section keeps the other keys of `defaults`, optional
+    ones included (the schema must not fill its own defaults into the model's section)."""
+    validate = pytest.importorskip("snakemake.utils").validate
+    cfg = copy.deepcopy(raw)
+    cfg["defaults"]["dataset"]["storage_dtype"] = "float64"
+    cfg["defaults"]["training"]["mixed_precision"] = "on"
+    cfg["defaults"]["training"]["xla"] = "off"
+    cfg["models"] = {"a": {"dataset": {"sampling": "t_lon"}, "training": {"epochs": 99}}, "b": {}}
+    validate(cfg, str(SCHEMA))
+    models = check(cfg)
+    for name in ("a", "b"):
+        assert models[name]["dataset"]["storage_dtype"] == "float64"
+        assert models[name]["training"]["mixed_precision"] == "on"
+        assert models[name]["training"]["xla"] == "off"
+    assert models["a"]["training"]["epochs"] == 99
 
 
 def test_schema_requires_data(raw):
@@ -108,6 +127,10 @@ def test_check_passes_and_resolves(config):
     assert models["latlon"]["dataset"]["sampling"] == "lat_lon"
     assert models["tlon"]["training"] == models["latlon"]["training"]
     assert models["latlon"]["training"]["augmentation"] == {"S": {"contrast": [0.5, 2.0]}}
+    assert models["latlon"]["dataset"]["storage_dtype"] == "float32"
+    without = copy.deepcopy(config)
+    del without["defaults"]["dataset"]["storage_dtype"]  # optional: float32
+    assert check(without)["tlon"]["dataset"]["storage_dtype"] == "float32"
     # resolving leaves the configuration as it was
     before = copy.deepcopy(config)
     resolve_models(config)
@@ -223,11 +246,11 @@ def test_dataset_id(config):
     ids = {dataset_id(ds, comps)}
     for key, value in [("nmax_flt", 12), ("random_samples", True), ("test_years", [1997]),
                        ("extent", {"type": "regional", "lat": [0, 1], "lon": [0, 1]}),
-                       ("sampling", "t_lon")]:  # fmt: skip
+                       ("sampling", "t_lon"), ("storage_dtype", "float64")]:  # fmt: skip
         changed = copy.deepcopy(ds)
         changed[key] = value
         ids.add(dataset_id(changed, comps))
     ids.add(dataset_id(ds, ["AO", "H", "IS"]))
     ids.add(dataset_id(ds, list(reversed(comps))))
-    assert len(ids) == 8
+    assert len(ids) == 9
     assert dataset_id(models["tlon"]["dataset"], comps) != dataset_id(ds, comps)

@@ -143,8 +143,11 @@ def test_training_change_reruns_only_training_and_later(tiny_run):
     }  # fmt: skip
 
 
-def test_dataset_change_reruns_dataset_and_later_only(tiny_run):
-    cfg = _config(**{"defaults.dataset.nmax_flt": 10})
+@pytest.mark.parametrize(
+    "change", [{"defaults.dataset.nmax_flt": 10}, {"defaults.dataset.storage_dtype": "float64"}]
+)
+def test_dataset_change_reruns_dataset_and_later_only(tiny_run, change):
+    cfg = _config(**change)
     path = _write_config(tiny_run, "changed-dataset.yaml", cfg)
     result = snakemake(tiny_run, "-n", configfile=path)
     assert result.returncode == 0, result.stderr[-3000:]

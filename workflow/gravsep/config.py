@@ -21,6 +21,15 @@ REQUIRED = {
 }  # fmt: skip
 
 
+#: Keys a resolved model may lack, with their defaults.
+OPTIONAL = [
+    ("dataset", "storage_dtype", "float32"),
+    ("training", "augmentation", {}),
+    ("training", "mixed_precision", "auto"),
+    ("training", "xla", "auto"),
+]
+
+
 class ConfigError(ValueError):
     """A configuration value that is wrong; the message names the key."""
 
@@ -61,7 +70,10 @@ def resolve_models(config):
                         f"models.{name}.{section}.{key}: missing (set it there or in "
                         f"defaults.{section}.{key})"
                     )
-        model["training"].setdefault("augmentation", {})
+        # optional keys get their defaults here, not in the schema: a schema default would be
+        # filled into every model's own section and override what `defaults` says
+        for section, key, value in OPTIONAL:
+            model[section].setdefault(key, value)
         models[name] = canonical(model)
     return models
 
