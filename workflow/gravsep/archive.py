@@ -183,26 +183,61 @@ def write_archive(path, letter, year, files):
     files : iterable of (numpy.datetime64, str)
         Epoch and file text, in time order.
     """
-    path = Path(path)
-    tmp = path.with_name(path.name + ".part")
-    months = set()
     # 1 January 00 h UTC (time.mktime would depend on the machine's time zone)
     mtime = calendar.timegm((int(year), 1, 1, 0, 0, 0, 0, 1, 0))
-    # gzip with a fixed time stamp and name so that the same content gives the same bytes
-    with (
-        open(tmp, "wb") as raw,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=1, mtime=0) as gz,
-        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
-    ):
-        for epoch, text in files:
-            month = str(np.datetime64(epoch, "M"))
-            if month not in months:
-                months.add(month)
-                info = tarfile.TarInfo(month)
-                info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, mtime
-                tar.addfile(info)
-            data = text.encode("ascii")
-            info = tarfile.TarInfo(f"{month}/{member_name(letter, epoch)}")
-            info.size, info.mode, info.mtime = len(data), 0o644, mtime
-            tar.addfile(info, io.BytesIO(data))
-    tmp.replace(path)
+    members = (
+        (f"{np.datetime64(epoch, 'M')}/{member_name(letter, epoch)}", text.encode("ascii"))
+        for epoch, text in files
+    )
+    write_tar_gz(path, members, mtime, compresslevel=1)
+
+
+def write_tar_gz(path, members, mtime, compresslevel=6):
+    """Write ``(member path, bytes)`` pairs as a reproducible ``.tar.gz``.
+
+    Each folder of a member path is added before its first member; every entry has the time
+    stamp ``mtime`` [s since 1970] and fixed modes, and the gzip header a zero time stamp and
+    no name, so the same content gives the same bytes.
+
+    Parameters
+    ----------
+    path : path-like
+        Output; written under a temporary name, renamed when complete, removed on failure.
+    members : iterable of (str, bytes)
+    mtime : int
+    compresslevel : int
+
+    Returns
+    -------
+    list of str
+        The member paths, in the order written.
+    """
+    path = Path(path)
+    tmp = path.with_name(path.name + ".part")
+    names, folders = [], set()
+    try:
+        with (
+            open(tmp, "wb") as raw,
+            gzip.GzipFile(
+                filename="", mode="wb", fileobj=raw, compresslevel=compresslevel, mtime=0
+            ) as gz,
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+        ):
+            for member, data in members:
+                parts = member.split("/")
+                for k in range(1, len(parts)):
+                    folder = "/".join(parts[:k])
+                    if folder not in folders:
+                        folders.add(folder)
+                        info = tarfile.TarInfo(folder)
+                        info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, mtime
+                        tar.addfile(info)
+                info = tarfile.TarInfo(member)
+                info.size, info.mode, info.mtime = len(data), 0o644, mtime
+                tar.addfile(info, io.BytesIO(data))
+                names.append(member)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return names

@@ -10,14 +10,12 @@ time stamps), and it appears under its final name only when complete.
 """
 
 import calendar
-import gzip
-import io
-import tarfile
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from .archive import write_tar_gz
 from .icgem import format_icgem
 from .preprocess import window_name
 
@@ -68,33 +66,8 @@ def export_windows(store, out_tar):
     """
     out_tar = Path(out_tar)
     out_tar.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_tar.with_name(out_tar.name + ".part")
     with h5py.File(store, "r") as f:
         year = int(f.attrs["year"])
     mtime = calendar.timegm((year, 1, 1, 0, 0, 0, 0, 1, 0))
-    names, folders = [], set()
-    try:
-        with (
-            open(tmp, "wb") as raw,
-            gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0) as gz,
-            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
-        ):
-            for member, text in window_files(store):
-                parts = member.split("/")
-                for k in range(1, len(parts)):
-                    folder = "/".join(parts[:k])
-                    if folder not in folders:
-                        folders.add(folder)
-                        info = tarfile.TarInfo(folder)
-                        info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, mtime
-                        tar.addfile(info)
-                data = text.encode("ascii")
-                info = tarfile.TarInfo(member)
-                info.size, info.mode, info.mtime = len(data), 0o644, mtime
-                tar.addfile(info, io.BytesIO(data))
-                names.append(member)
-        tmp.replace(out_tar)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return names
+    members = ((member, text.encode("ascii")) for member, text in window_files(store))
+    return write_tar_gz(out_tar, members, mtime, compresslevel=6)
