@@ -20,7 +20,6 @@ The last line printed is ``reader_ratio=<x>x pipeline_ratio=<y>x``.
 """
 
 import argparse
-import datetime as dt
 import json
 import os
 import resource
@@ -36,16 +35,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
+from gravsep.archive import member_name, year_epochs  # noqa: E402
 
 YEAR, LETTER, DELTAT = 1995, "A", 168
-
-
-def epochs(year):
-    t, out = dt.datetime(year, 1, 1), []
-    while t.year == year:
-        out.append(t)
-        t += dt.timedelta(hours=6)
-    return out
 
 
 def field(nmax, k, seed=0):
@@ -62,7 +54,7 @@ def _write_one(args):
     from gravsep.icgem import format_icgem
 
     folder, nmax, k, t = args
-    path = Path(folder) / f"mtmshc_{LETTER}_{t:%Y%m%d}_{t.hour:02d}.180"
+    path = Path(folder) / member_name(LETTER, t)
     if not path.exists():
         path.write_text(format_icgem(field(nmax, k), modelname=path.stem))
     return str(path)
@@ -70,7 +62,7 @@ def _write_one(args):
 
 def make_files(folder, nmax, count):
     folder.mkdir(parents=True, exist_ok=True)
-    jobs = [(str(folder), nmax, k, t) for k, t in enumerate(epochs(YEAR)[:count])]
+    jobs = [(str(folder), nmax, k, t) for k, t in enumerate(year_epochs(YEAR)[:count])]
     with Pool(2) as pool:
         return pool.map(_write_one, jobs, chunksize=16)
 
@@ -225,7 +217,7 @@ def main():
                   "results bit-identical")  # fmt: skip
         reader_ratio = ratios[0]  # the plain process: the smaller, library-level figure
 
-        n_year = len(epochs(YEAR))
+        n_year = len(year_epochs(YEAR))
         t0 = time.perf_counter()
         year_files = make_files(cache / f"d{pipe_nmax}", pipe_nmax, n_year)
         print(f"generated {n_year} degree-{pipe_nmax} files in {time.perf_counter() - t0:.1f} s")
