@@ -10,6 +10,7 @@ import zlib
 
 import numpy as np
 import pytest
+from archive_helpers import epochs_of, regular, special, tar_bytes
 from gravsep.archive import (
     ArchiveError,
     archive_name,
@@ -22,15 +23,6 @@ from gravsep.archive import (
 from gravsep.icgem import format_icgem
 
 LETTER, YEAR = "H", 1996  # a leap year: 366 * 4 = 1464 epochs
-
-
-def epochs_of(year):
-    """Independent list of a year's 6-hourly epochs as datetimes."""
-    t, out = dt.datetime(year, 1, 1), []
-    while t.year == year:
-        out.append(t)
-        t += dt.timedelta(hours=6)
-    return out
 
 
 def name_of(letter, t):
@@ -135,30 +127,15 @@ def test_deterministic_bytes(tmp_path, monkeypatch):
 
 
 def make_tar(path, members):
-    """A tar.gz of (TarInfo, bytes or None) made with tarfile directly."""
-    with tarfile.open(path, "w:gz") as tar:
-        for info, data in members:
-            if data is not None:
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-            else:
-                tar.addfile(info)
+    """Write :func:`tar_bytes` of the members to ``path``."""
+    path.write_bytes(tar_bytes(members))
     return path
-
-
-def reg(name, data=b"x"):
-    return tarfile.TarInfo(name), data
-
-
-def special(name, kind, linkname=""):
-    info = tarfile.TarInfo(name)
-    info.type, info.linkname = kind, linkname
-    return info, None
 
 
 def good(k=0):
     t = epochs_of(1995)[k]
-    return reg(f"{t:%Y-%m}/{name_of('A', t)}", format_icgem(np.eye(2)[None].repeat(2, 0)).encode())
+    text = format_icgem(np.eye(2)[None].repeat(2, 0))
+    return regular(f"{t:%Y-%m}/{name_of('A', t)}", text.encode())
 
 
 def assert_refused(tmp_path, archive, *fragments, letter="A", year=1995):
@@ -179,9 +156,9 @@ def assert_refused(tmp_path, archive, *fragments, letter="A", year=1995):
 @pytest.mark.parametrize(
     "member, label",
     [
-        (reg("../mtmshc_A_19950101_06.180"), "../mtmshc_A_19950101_06.180"),
-        (reg("1995-01/../../evil.180"), "1995-01/../../evil.180"),
-        (reg("/tmp/mtmshc_A_19950101_06.180"), "/tmp/mtmshc_A_19950101_06.180"),
+        (regular("../mtmshc_A_19950101_06.180"), "../mtmshc_A_19950101_06.180"),
+        (regular("1995-01/../../evil.180"), "1995-01/../../evil.180"),
+        (regular("/tmp/mtmshc_A_19950101_06.180"), "/tmp/mtmshc_A_19950101_06.180"),
         (special("1995-01/mtmshc_A_19950101_06.180", tarfile.SYMTYPE, "/etc/passwd"), "passwd"),
         (special("1995-01/mtmshc_A_19950101_06.180", tarfile.LNKTYPE, "1995-01/x"), "link"),
         (special("1995-01/dev", tarfile.CHRTYPE), "1995-01/dev"),
@@ -222,13 +199,15 @@ def test_missing_epoch_refused(tmp_path):
 
 def test_wrong_letter_year_name_refused(tmp_path):
     wrong_letter = make_tar(
-        tmp_path / "l.tar.gz", [good(0), reg("1995-01/mtmshc_O_19950101_06.180")]
+        tmp_path / "l.tar.gz", [good(0), regular("1995-01/mtmshc_O_19950101_06.180")]
     )
     assert_refused(tmp_path, wrong_letter, "mtmshc_O_19950101_06.180", "letter O", "expected A")
-    wrong_year = make_tar(tmp_path / "y.tar.gz", [good(0), reg("1996-01/mtmshc_A_19960101_06.180")])
+    wrong_year = make_tar(
+        tmp_path / "y.tar.gz", [good(0), regular("1996-01/mtmshc_A_19960101_06.180")]
+    )
     assert_refused(tmp_path, wrong_year, "mtmshc_A_19960101_06.180", "1995")
     for bad in ["1995-01/readme.txt", "1995-01/mtmshc_A_19950101_03.180"]:
-        archive = make_tar(tmp_path / "n.tar.gz", [good(0), reg(bad)])
+        archive = make_tar(tmp_path / "n.tar.gz", [good(0), regular(bad)])
         assert_refused(tmp_path, archive, bad)
     # the same archive is fine for what it holds: asked for letter O, the A member is refused
     assert_refused(tmp_path, make_tar(tmp_path / "a.tar.gz", [good(0)]), "expected O", letter="O")
@@ -236,14 +215,14 @@ def test_wrong_letter_year_name_refused(tmp_path):
 
 def test_duplicate_epoch_refused(tmp_path):
     first, _ = good(4)
-    dup = reg("1995-02/" + first.name.split("/")[1])
+    dup = regular("1995-02/" + first.name.split("/")[1])
     archive = make_tar(tmp_path / "d.tar.gz", [good(0), good(4), dup])
     assert_refused(tmp_path, archive, dup[0].name, first.name, "duplicates")
 
 
 def test_hour_24_alias_refused(tmp_path):
     # "_24" of 1 January would be 00 h of 2 January a second time
-    alias = reg("1995-01/mtmshc_A_19950101_24.180", good(4)[1])
+    alias = regular("1995-01/mtmshc_A_19950101_24.180", good(4)[1])
     archive = make_tar(tmp_path / "alias.tar.gz", [good(0), good(4), alias])
     assert_refused(tmp_path, archive, "mtmshc_A_19950101_24.180")
 

@@ -6,6 +6,7 @@ import datetime as dt
 import h5py
 import numpy as np
 import pytest
+from archive_helpers import epochs_of
 from gravsep.preprocess import (
     combine,
     copy_windows,
@@ -19,14 +20,6 @@ from gravsep.store import StoreWriter, read_store
 
 NMAX = 3
 GM, RADIUS = 3.986e14, 6.378e6
-
-
-def epochs_of(year):
-    t, out = dt.datetime(year, 1, 1), []
-    while t.year == year:
-        out.append(t)
-        t += dt.timedelta(hours=6)
-    return out
 
 
 def seconds(t):

@@ -10,7 +10,6 @@ store, unpacked folder, ``*.part`` or ``*.partial`` may be left for it.
 """
 
 import gzip
-import io
 import re
 import tarfile
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import faultlib as fl
 import numpy as np
 import pytest
+from archive_helpers import regular, special, tar_bytes
 from ftp_helpers import serving
 from gravsep.archive import archive_name, member_name, write_archive, year_epochs
 from gravsep.icgem import format_icgem
@@ -43,34 +43,6 @@ def good_text(nmax=NMAX):
 def year_files(year, text=None):
     text = good_text() if text is None else text
     return [(e, text) for e in year_epochs(year)]
-
-
-def tar_bytes(members):
-    """A .tar.gz of ``(TarInfo, bytes or None)`` members, written with tarfile directly."""
-    raw = io.BytesIO()
-    with (
-        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz,
-        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
-    ):
-        for info, data in members:
-            if data is not None:
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-            else:
-                tar.addfile(info)
-    return raw.getvalue()
-
-
-def regular(name, data):
-    info = tarfile.TarInfo(name)
-    info.mode = 0o644
-    return info, data
-
-
-def special(name, kind, linkname=""):
-    info = tarfile.TarInfo(name)
-    info.type, info.linkname = kind, linkname
-    return info, None
 
 
 def members_of(letter, year, text=None, skip=()):
