@@ -458,3 +458,18 @@ def test_portable_conversion_sends_exact_ties_to_float():
     out, slow = icgem._decimal_to_double_portable(mant, k)
     assert slow.tolist() == [True, False, False, False]
     assert out[1:].tolist() == [1e24, 3e-30, 123456789012345e-40]
+
+
+@pytest.mark.parametrize("portable", [False, True])
+def test_conversion_beyond_the_power_table(monkeypatch, portable):
+    """Exponents past the tabulated powers of ten give what float() gives (0, inf)."""
+    import gravsep.icgem as icgem
+
+    if portable:
+        monkeypatch.setattr(icgem, "_X87", False)
+    tokens = [b"1.5D-420", b"2.5D+001", b"1.0D+420", b"7.0D-300"]
+    mant = np.array([15, 25, 10, 70], dtype=np.int64)
+    k = np.array([-421, 0, 419, -301], dtype=np.int64)
+    neg = np.array([False, True, False, True])
+    out = icgem._decimal_to_double(mant, k, neg, lambda i: tokens[i])
+    assert out.tolist() == [0.0, -25.0, np.inf, -7e-300]

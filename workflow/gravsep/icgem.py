@@ -12,6 +12,7 @@ files. Why not a compiled parser: NumPy's word-wise operations reach ~1.4 ms per
 file without a build step or another dependency.
 """
 
+import functools
 import gzip
 import re
 import sys
@@ -283,8 +284,10 @@ def _split(a):
     return high, a - high
 
 
+@functools.cache
 def _pow10_dd():
-    """10**k for |k| <= _DD_RANGE as double-double ``(high, low)``, high split as well."""
+    """10**k for |k| <= _DD_RANGE as double-double ``(high, low)``, high split as well
+    (built on first use: x86 does not need it)."""
     high, low = [], []
     for k in range(-_DD_RANGE, _DD_RANGE + 1):
         exact = Fraction(10) ** k
@@ -295,7 +298,6 @@ def _pow10_dd():
 
 
 _POW10_X87 = _pow10_x87() if _X87 else None
-_POW10_DD = _pow10_dd()
 _POW10_F8 = 10.0 ** np.arange(23)  # exact
 _TOKEN = re.compile(rb"\S+")
 _FLOAT_TEMPLATE = re.compile(rb"([+-]?)(\d+)\.(\d+)([EeDd])([+-])(\d+)")
@@ -315,11 +317,11 @@ def _decimal_to_double(mant, k, neg, token):
     """
     if _X87:
         kmin, kmax = int(k.min()), int(k.max())
+        j = k + _K_RANGE
+        if kmin < -_K_RANGE or kmax > _K_RANGE:  # beyond the table: marked slow below
+            np.clip(j, 0, 2 * _K_RANGE, out=j)
         x = mant.astype(np.longdouble)  # exact: mant < 10**18 < 2**63
-        if -_K_RANGE <= kmin and kmax <= _K_RANGE:
-            x *= _POW10_X87[k + _K_RANGE]
-        else:
-            x *= _POW10_X87[np.clip(k, -_K_RANGE, _K_RANGE) + _K_RANGE]
+        x *= _POW10_X87[j]
         with np.errstate(over="ignore"):
             out = x.astype(np.float64)
         # the 11 bits of the 64-bit significand below a double's 53 (stored in the low word)
@@ -354,7 +356,7 @@ def _decimal_to_double_portable(mant, k):
         idx = np.flatnonzero(dd)
         m = mf[idx]
         j = k[idx] + _DD_RANGE
-        high, high_a, high_b, low = (t[j] for t in _POW10_DD)
+        high, high_a, high_b, low = (t[j] for t in _pow10_dd())
         p = m * high
         m_a, m_b = _split(m)
         e = ((m_a * high_a - p) + m_a * high_b + m_b * high_a) + m_b * high_b  # m*high = p + e
