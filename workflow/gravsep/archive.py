@@ -61,6 +61,17 @@ def year_epochs(year):
     return np.arange(start, end, np.timedelta64(EPOCH_HOURS, "h"))
 
 
+def year_members(letter, year):
+    """Names of the files an archive of ``letter`` and ``year`` holds (every 6-hourly epoch)."""
+    return {member_name(letter, e) for e in year_epochs(year)}
+
+
+def missing_members(folder, letter, year):
+    """Names of the year's files that ``folder`` lacks, sorted (empty when complete)."""
+    have = {p.name for p in Path(folder).glob("mtmshc_*.180")}
+    return sorted(year_members(letter, year) - have)
+
+
 def _check_member(member, archive):
     name = member.name
     where = f"{archive}: member {name!r}"
@@ -157,8 +168,7 @@ def unpack_archive(archive, dest, letter, year):
                     pass
             except (OSError, EOFError, zlib.error) as err:
                 raise ArchiveError(f"{archive}: corrupt or truncated archive ({err})") from None
-        expected = {member_name(letter, e) for e in year_epochs(year)}
-        missing = sorted(expected - set(seen))
+        missing = sorted(year_members(letter, year) - set(seen))
         if not seen:
             raise ArchiveError(f"{archive}: the archive is empty")
         if missing:
