@@ -3,7 +3,7 @@
 One year of weekly windows (52) for four components at degree 180: 512x512 grids, time
 resampled to 512 steps, lat_lon sampling, Gaussian filter at degree 100, EWH.
 
-project:  ``gravsep.dataset.build_dataset`` on window stores (streamed, float32 storage).
+project:  ``gravsep.dataset.build.build_dataset`` on window stores (streamed, float32 storage).
 original: emulation of the reference's part 01 (own code): per window file a pyshtools
           parse, filter, EWH, MakeGridDH (float64); stack to a lat-lon-t cube per component;
           a Python loop over every grid point with ``np.interp`` for the time axis (on the grid
@@ -40,9 +40,9 @@ WEEK = 7 * 86400
 
 def make_inputs(folder, nmax):
     """Window stores (project) and ICGEM window files (original) with the same coefficients."""
-    from gravsep.icgem import write_icgem
-    from gravsep.preprocess import window_name
-    from gravsep.store import StoreWriter
+    from gravsep.formats.icgem import write_icgem
+    from gravsep.formats.store import StoreWriter
+    from gravsep.ingest.preprocess import window_name
 
     rng = np.random.default_rng(0)
     n = np.arange(nmax + 1)[:, None]
@@ -70,7 +70,7 @@ def make_inputs(folder, nmax):
 
 
 def child_project(spec):
-    from gravsep.dataset import build_dataset
+    from gravsep.dataset.build import build_dataset
 
     stores = {(c, YEAR): p for c, p in spec["stores"].items()}
     split = {"train_years": [], "validation_years": [], "test_years": [YEAR]}
@@ -82,7 +82,7 @@ def child_project(spec):
 
 def child_original(spec):
     import h5py
-    from gravsep import filtering, grids, units
+    from gravsep.harmonics import filtering, grids, units
     from pyshtools.expand import MakeGridDH
     from pyshtools.shio import read_icgem_gfc
 

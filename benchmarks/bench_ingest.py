@@ -1,6 +1,6 @@
 """Ingest benchmark: ICGEM reader speed and one letter-year from files to mean-removed windows.
 
-(a) Files per second on one core: ``gravsep.icgem.read_icgem`` against
+(a) Files per second on one core: ``gravsep.formats.icgem.read_icgem`` against
     ``pyshtools.shio.read_icgem_gfc`` on the same generated degree-180 files, in one run
     (median of repeats), after checking that both give bit-identical arrays; first with the
     C library's default allocator settings (the ratio on the last line), then with freed
@@ -35,7 +35,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
-from gravsep.archive import member_name, year_epochs  # noqa: E402
+from gravsep.formats.archive import member_name, year_epochs  # noqa: E402
 
 YEAR, LETTER, DELTAT = 1995, "A", 168
 
@@ -51,7 +51,7 @@ def field(nmax, k, seed=0):
 
 
 def _write_one(args):
-    from gravsep.icgem import format_icgem
+    from gravsep.formats.icgem import format_icgem
 
     folder, nmax, k, t = args
     path = Path(folder) / member_name(LETTER, t)
@@ -86,8 +86,8 @@ def time_reader(read, files, repeats):
 
 
 def child_project(files, work, nmax):
-    from gravsep.preprocess import remove_yearly_mean, window_means
-    from gravsep.store import build_letter_store
+    from gravsep.ingest.preprocess import remove_yearly_mean, window_means
+    from gravsep.ingest.stores import build_letter_store
 
     store, win, anom = work / "store.h5", work / "windows.h5", work / "anomalies.h5"
     build_letter_store(files, store, LETTER, YEAR, nmax)
@@ -98,9 +98,9 @@ def child_project(files, work, nmax):
 
 def child_original(files, work, nmax):
     """Emulation of the reference's passes: text files between stages, pyshtools parse."""
-    from gravsep.archive import parse_member_name
-    from gravsep.icgem import write_icgem
-    from gravsep.preprocess import window_name, windows_of_year
+    from gravsep.formats.archive import parse_member_name
+    from gravsep.formats.icgem import write_icgem
+    from gravsep.ingest.preprocess import window_name, windows_of_year
     from pyshtools.shio import read_icgem_gfc
 
     combined = work / "combined"
@@ -179,7 +179,7 @@ def main():
     if args.child:
         return child_main(*args.child)
 
-    from gravsep.icgem import read_icgem
+    from gravsep.formats.icgem import read_icgem
     from gravsep.malloc import retain_freed_memory
     from pyshtools.shio import read_icgem_gfc
 
@@ -209,7 +209,7 @@ def main():
             theirs = time_reader(read_icgem_gfc, reader_files, max(1, repeats - 2))
             ratios.append(ours[1] / theirs[1])
             print(f"  {setting}:")
-            for label, (w, c) in [("gravsep.icgem.read_icgem", ours),
+            for label, (w, c) in [("gravsep.formats.icgem.read_icgem", ours),
                                   ("pyshtools.shio.read_icgem_gfc", theirs)]:  # fmt: skip
                 print(f"    {label:30s} {c:7.1f} files/s per core (CPU time, "
                       f"{1e3 / c:.2f} ms/file), {w:7.1f} files/s wall")  # fmt: skip

@@ -9,7 +9,7 @@ batch size (8) and the same synthetic dataset (2 training years, 1 validation, 1
 52 samples each, written to a temporary HDF5 file in the dataset stage's layout):
 
 (a) Wall time of one training epoch including per-epoch monitoring and validation.
-    *Project*: :func:`gravsep.training.train` (one tf.data pipeline with augmentation in the
+    *Project*: :func:`gravsep.network.training.train` (one tf.data pipeline with augmentation in the
     graph, batched graph-mode evaluation of every sample of every split); the epoch time is the
     median of the recorded ``epoch_seconds`` of epochs 2..k+1 (training pass, validation and
     RMS monitoring; the per-epoch state file, a few MB, is written outside that time and
@@ -104,9 +104,9 @@ def write_dataset(path, dim, n_samples=52, seed=0):
 
 
 def project_epoch_seconds(dataset, folder, epochs, training=TRAINING):
-    """Median wall time of epochs 2.. of :func:`gravsep.training.train` (training pass,
+    """Median wall time of epochs 2.. of :func:`gravsep.network.training.train` (training pass,
     validation, RMS of every split; the first epoch, with tracing, is left out)."""
-    from gravsep.training import train
+    from gravsep.network.training import train
 
     out = Path(folder)
     result = train(
@@ -132,10 +132,10 @@ class Original:
     def __init__(self, dataset, training=TRAINING):
         import keras
         import tensorflow as tf
-        from gravsep import augment
-        from gravsep.losses import SeparationLoss
-        from gravsep.training import compute_scales
-        from gravsep.unet import build_unet
+        from gravsep.network import augment
+        from gravsep.network.losses import SeparationLoss
+        from gravsep.network.training import compute_scales
+        from gravsep.network.unet import build_unet
 
         self.tf = tf
         self.path = str(dataset)
@@ -240,7 +240,7 @@ def original_epoch_seconds(dataset, epochs):
 def pipeline_overhead(dataset, epochs):
     """(step seconds with real input, with in-memory random tensors), medians over epochs."""
     import tensorflow as tf
-    from gravsep.training import Trainer
+    from gravsep.network.training import Trainer
 
     tr = Trainer(dataset, NETWORK, TRAINING)
     n_steps = math.ceil(tr.sources["train"].n / tr.batch_size)
@@ -291,7 +291,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
-    from gravsep.training import configure_tensorflow
+    from gravsep.network.training import configure_tensorflow
 
     configure_tensorflow(threads=2, seed=1)
     import tensorflow as tf

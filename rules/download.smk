@@ -1,5 +1,5 @@
 # Download: the ESA ESM archives from the GFZ FTP server (config source: ftp). Retries, resume
-# (REST) and the size and gzip checks happen inside the job (gravsep.download), not through
+# (REST) and the size and gzip checks happen inside the job (gravsep.ingest.download), not through
 # Snakemake restarts; the archive appears only when complete.
 # Concurrent downloads are capped by the resource `ftp`: each job takes one, and the profile
 # gives `--resources ftp=<ftp.max_parallel>` (without it Snakemake does not limit them).

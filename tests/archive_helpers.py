@@ -1,6 +1,6 @@
 """Hand-made ESM archives for the archive, preprocess and fault tests.
 
-Built with datetime and tarfile directly, independently of ``gravsep.archive``, so that the
+Built with datetime and tarfile directly, independently of ``gravsep.formats.archive``, so that the
 tests do not check the package against itself.
 """
 

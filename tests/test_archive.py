@@ -1,4 +1,4 @@
-"""ESA ESM archives: names, safe unpacking and deterministic writing (gravsep.archive)."""
+"""ESA ESM archives: names, safe unpacking and deterministic writing (gravsep.formats.archive)."""
 
 import calendar
 import datetime as dt
@@ -11,7 +11,8 @@ import zlib
 import numpy as np
 import pytest
 from archive_helpers import epochs_of, regular, special, tar_bytes
-from gravsep.archive import (
+from gravsep.atomic import temporary_path
+from gravsep.formats.archive import (
     ArchiveError,
     archive_name,
     member_name,
@@ -20,7 +21,7 @@ from gravsep.archive import (
     write_archive,
     year_epochs,
 )
-from gravsep.icgem import format_icgem
+from gravsep.formats.icgem import format_icgem
 
 LETTER, YEAR = "H", 1996  # a leap year: 366 * 4 = 1464 epochs
 
@@ -71,7 +72,7 @@ def test_year_epochs(year):
 def test_round_trip(full, tmp_path):
     path, files = full
     dest = tmp_path / "H_1996"
-    stale = tmp_path / "H_1996.partial"  # left by a killed run
+    stale = temporary_path(tmp_path / "H_1996")  # left by a killed run
     stale.mkdir()
     (stale / "junk").write_text("x")
     out = unpack_archive(path, dest, LETTER, YEAR)
@@ -106,7 +107,7 @@ def test_deterministic_bytes(tmp_path, monkeypatch):
     time.sleep(1.1)  # a later wall-clock time must not matter
     write_archive(b, "A", 1995, files)
     assert a.read_bytes() == b.read_bytes()
-    assert not (b.parent / "mtm_1995_A.tar.gz.part").exists()
+    assert not temporary_path(b.parent / "mtm_1995_A.tar.gz").exists()
     # nor the machine's time zone
     if not hasattr(time, "tzset"):
         pytest.skip("no time.tzset")
@@ -147,7 +148,7 @@ def assert_refused(tmp_path, archive, *fragments, letter="A", year=1995):
     for f in fragments:
         assert f in msg, (f, msg)
     assert not dest.exists()
-    assert not (tmp_path / "out" / "A_1995.partial").exists()
+    assert not temporary_path(tmp_path / "out" / "A_1995").exists()
     left = [p.name for p in (tmp_path / "out").iterdir()] if (tmp_path / "out").exists() else []
     assert left == []
     return msg

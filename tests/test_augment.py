@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from gravsep import augment
+from gravsep.network import augment
 
 RNG = np.random.default_rng(7)
 IMG = RNG.normal(size=(16, 16)).astype(np.float32)

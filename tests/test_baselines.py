@@ -3,9 +3,9 @@
 import h5py
 import numpy as np
 import pytest
-from gravsep import baselines
-from gravsep.grids import lat_lon
-from gravsep.sampling import cube_to_samples, mix, random_mixing, resample_time
+from gravsep.dataset.sampling import cube_to_samples, mix, random_mixing, resample_time
+from gravsep.evaluation import baselines
+from gravsep.harmonics.grids import lat_lon
 
 COMPONENTS = ["AO", "H", "I"]
 
@@ -276,7 +276,7 @@ def test_pca_needs_eofs():
 
 
 def test_evaluate_includes_pca(tmp_path):
-    from gravsep import evaluation
+    from gravsep.evaluation import evaluate as evaluation
 
     basis = weighted_basis(6, seed=3)
     patterns = [basis[0:2], basis[2:4], basis[4:6]]

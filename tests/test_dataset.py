@@ -1,13 +1,14 @@
-"""Input-target pairs (gravsep.dataset): streamed build against a straightforward float64 one."""
+"""Input-target pairs (gravsep.dataset.build): streamed build against a plain float64 one."""
 
 import json
 
 import h5py
 import numpy as np
 import pytest
-from gravsep import filtering, grids, units
-from gravsep.dataset import build_dataset, component_cube, regional_window
-from gravsep.store import StoreWriter
+from gravsep.atomic import temporary_path
+from gravsep.dataset.build import build_dataset, component_cube, regional_window
+from gravsep.formats.store import StoreWriter
+from gravsep.harmonics import filtering, grids, units
 
 NMAX = 7  # grid 16 x 16
 COMPS = ["AO", "H", "I"]
@@ -76,7 +77,7 @@ def stores(tmp_path_factory):
 def test_global_matches_reference(tmp_path, stores, samp):
     out = tmp_path / "samples.h5"
     build_dataset(stores, out, COMPS, YEARS, SPLIT, 5, "EWH", {"type": "global"}, samp)
-    assert not out.with_name(out.name + ".part").exists()
+    assert not temporary_path(out).exists()
     with h5py.File(out, "r") as f:
         assert f.attrs["dim"] == 16 and f.attrs["dim_global"] == 16
         assert f.attrs["row0"] == 0 and f.attrs["col0"] == 0
@@ -191,7 +192,7 @@ def test_component_cube_matches_padded_synthesis(stores):
 @pytest.mark.parametrize("samp", ["lat_lon", "t_lon"])
 def test_block_by_block_background_writes_equal_one_block(tmp_path, stores, samp, monkeypatch):
     """Samples formed one at a time and written by the background writer equal one block."""
-    import gravsep.dataset as dataset
+    import gravsep.dataset.build as dataset
 
     whole = tmp_path / "whole.h5"
     build_dataset(stores, whole, COMPS, YEARS, SPLIT, 5, "EWH", {"type": "global"}, samp)
@@ -206,7 +207,7 @@ def test_block_by_block_background_writes_equal_one_block(tmp_path, stores, samp
 
 def test_background_writer_raises_the_write_error(tmp_path):
     """A failed write in the writer thread is raised in the caller, after the earlier blocks."""
-    from gravsep.dataset import _Writer
+    from gravsep.dataset.build import _Writer
 
     with h5py.File(tmp_path / "x.h5", "w") as h:
         d = h.create_dataset("x", shape=(6, 3), dtype="f4")
@@ -220,7 +221,7 @@ def test_background_writer_raises_the_write_error(tmp_path):
 
 def test_failed_build_leaves_no_file(tmp_path, stores, monkeypatch):
     """An error while a year is written removes the partial file; nothing is left."""
-    import gravsep.dataset as dataset
+    import gravsep.dataset.build as dataset
 
     calls = []
 
@@ -236,4 +237,4 @@ def test_failed_build_leaves_no_file(tmp_path, stores, monkeypatch):
     out = tmp_path / "samples.h5"
     with pytest.raises(OSError, match="disk full"):
         build_dataset(stores, out, COMPS, YEARS, SPLIT, 5, "EWH", {"type": "global"}, "lat_lon")
-    assert not out.exists() and not out.with_name(out.name + ".part").exists()
+    assert not out.exists() and not temporary_path(out).exists()

@@ -1,4 +1,4 @@
-"""FTP download with retry and resume (gravsep.download) against a local pyftpdlib server."""
+"""FTP download with retry and resume (gravsep.ingest.download) against a local pyftpdlib server."""
 
 import gzip
 import io
@@ -13,10 +13,11 @@ import pytest
 
 pytest.importorskip("pyftpdlib")
 from ftp_helpers import serving  # noqa: E402
-from gravsep import download as dl  # noqa: E402
-from gravsep.archive import archive_name, unpack_archive, write_archive, year_epochs  # noqa: E402
-from gravsep.download import DownloadError, download, password_from_env, verify_gzip  # noqa: E402
-from gravsep.icgem import format_icgem  # noqa: E402
+from gravsep.atomic import temporary_path
+from gravsep.formats.archive import archive_name, unpack_archive, write_archive, year_epochs  # noqa: E402
+from gravsep.formats.icgem import format_icgem  # noqa: E402
+from gravsep.ingest import download as dl  # noqa: E402
+from gravsep.ingest.download import DownloadError, download, password_from_env, verify_gzip  # noqa: E402
 from pyftpdlib.authorizers import DummyAuthorizer  # noqa: E402
 from pyftpdlib.handlers import DTPHandler, FTPHandler  # noqa: E402
 from pyftpdlib.servers import ThreadedFTPServer  # noqa: E402
@@ -148,7 +149,7 @@ def test_full_download(ftp, tmp_path):
     out = download(filename=dest.name, dest=dest, progress=lambda d, t: calls.append((d, t)), **kw)
     assert out == dest
     assert dest.read_bytes() == data
-    assert leftovers(dest.parent) == [dest.name]  # no .part left
+    assert leftovers(dest.parent) == [dest.name]  # no partial file left
     assert STATE.rests == [] and STATE.retrs == 1
     assert calls and calls[-1] == (len(data), len(data))
     assert all(a[0] < b[0] for a, b in zip(calls, calls[1:], strict=False))
@@ -179,7 +180,7 @@ def test_resume_after_timeout(ftp, tmp_path):
 def test_resume_from_part_of_earlier_run(ftp, tmp_path):
     kw, data = ftp
     dest = tmp_path / archive_name(YEAR, LETTER)
-    (tmp_path / (dest.name + ".part")).write_bytes(data[:12345])
+    temporary_path(dest).write_bytes(data[:12345])
     download(filename=dest.name, dest=dest, **kw)
     assert STATE.rests == [12345] and STATE.retrs == 1
     assert dest.read_bytes() == data
@@ -189,7 +190,7 @@ def test_resume_from_part_of_earlier_run(ftp, tmp_path):
 def test_part_larger_than_remote_restarts(ftp, tmp_path):
     kw, data = ftp
     dest = tmp_path / archive_name(YEAR, LETTER)
-    (tmp_path / (dest.name + ".part")).write_bytes(data + b"junk")
+    temporary_path(dest).write_bytes(data + b"junk")
     download(filename=dest.name, dest=dest, **kw)
     assert STATE.rests == []
     assert dest.read_bytes() == data
@@ -210,12 +211,12 @@ def test_missing_archive(ftp, tmp_path, monkeypatch):
     monkeypatch.setattr(dl, "_sleep", sleeps.append)
     name = archive_name(2099, LETTER)
     dest = tmp_path / name
-    (tmp_path / (name + ".part")).write_bytes(b"stale")
+    temporary_path(tmp_path / name).write_bytes(b"stale")
     with pytest.raises(DownloadError) as err:
         download(filename=name, dest=dest, **kw)
     msg = str(err.value)
     assert name in msg and DIRECTORY in msg and kw["host"] in msg and "550" in msg
-    assert leftovers(tmp_path) == []  # nothing at dest, no .part
+    assert leftovers(tmp_path) == []  # nothing at dest, no partial file
     assert sleeps == []  # a permanent error is not retried
 
 
@@ -318,7 +319,7 @@ def test_password_from_env(monkeypatch):
 
 
 def test_progress_log_is_throttled(caplog):
-    caplog.set_level(logging.INFO, logger="gravsep.download")
+    caplog.set_level(logging.INFO, logger="gravsep.ingest.download")
     quiet = dl._Progress("f.tar.gz", 4000, 0, None, every=3600)
     for _ in range(4):
         quiet.update(1000)

@@ -6,9 +6,10 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-from gravsep import evaluation, figures, tables
-from gravsep.grids import lat_lon
-from gravsep.sampling import cube_to_samples, mix, random_mixing, resample_time
+from gravsep.dataset.sampling import cube_to_samples, mix, random_mixing, resample_time
+from gravsep.evaluation import evaluate as evaluation
+from gravsep.evaluation import figures, tables
+from gravsep.harmonics.grids import lat_lon
 
 COMPONENTS = ["AO", "H", "I"]
 SAMPLINGS = ["lat_lon", "lat_t", "t_lon"]
@@ -37,7 +38,7 @@ def fake_cubes(years, dim=8, numt=6, seed=0):
 
 
 def write_dataset(path, cubes, sampling="lat_lon", split=None, g=None, g_pinv=None):
-    """Dataset file in the layout of :mod:`gravsep.evaluation` from window cubes."""
+    """Dataset file in the layout of :mod:`gravsep.evaluation.evaluate` from window cubes."""
     split = split or {"train": [2000, 2001], "validation": [2002], "test": [2003]}
     first = next(iter(cubes.values()))
     dim = first.shape[1]

@@ -8,12 +8,12 @@ import tarfile
 import h5py
 import numpy as np
 import pytest
-from gravsep import export
-from gravsep.evaluation import read_cube
-from gravsep.grids import analyze, lat_lon, synthesize
-from gravsep.icgem import read_icgem
-from gravsep.sampling import cube_to_samples, mix, random_mixing, resample_time
-from gravsep.units import stokes_to_ewh
+from gravsep.dataset.sampling import cube_to_samples, mix, random_mixing, resample_time
+from gravsep.evaluation.evaluate import read_cube
+from gravsep.export import separated as export
+from gravsep.formats.icgem import read_icgem
+from gravsep.harmonics.grids import analyze, lat_lon, synthesize
+from gravsep.harmonics.units import stokes_to_ewh
 
 COMPONENTS = ["AO", "H", "I"]
 NMAX = 7
@@ -102,7 +102,7 @@ def test_netcdf_cf(tmp_path, sampling, mixing):
     xr = pytest.importorskip("xarray")
     nc, _, result, expect = run_export(tmp_path, sampling=sampling, mixing=mixing)
     assert result["windows"] == NUMT
-    assert not list(nc.parent.glob("*.part"))
+    assert not list(nc.parent.glob(".tmp-*"))
     lat, lon = lat_lon(DIM)
     with xr.open_dataset(nc, engine="h5netcdf") as ds:
         assert ds.attrs["Conventions"] == "CF-1.8"

@@ -1,11 +1,12 @@
-"""Reading and writing ICGEM coefficient files (gravsep.icgem)."""
+"""Reading and writing ICGEM coefficient files (gravsep.formats.icgem)."""
 
 import gzip
 
 import numpy as np
 import pytest
+from gravsep.atomic import temporary_path
 from gravsep.constants import GM, R_EARTH
-from gravsep.icgem import ICGEMError, format_icgem, read_icgem, write_icgem
+from gravsep.formats.icgem import ICGEMError, format_icgem, read_icgem, write_icgem
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -58,7 +59,7 @@ def test_round_trip_matches_text_precision(tmp_path):
     cs = random_cs(rng, 6)
     path = tmp_path / "x.gfc"
     write_icgem(path, cs, modelname="test", gm=3.5e14, radius=6.4e6)
-    assert not (tmp_path / "x.gfc.part").exists()
+    assert not temporary_path(tmp_path / "x.gfc").exists()
     text = path.read_text()
     got, header = read_icgem(path)
     # bit for bit what the text says, and the text holds 13 significant digits
@@ -374,7 +375,7 @@ def test_column_wise_conversion_equals_float(monkeypatch, portable, digits):
     """Every value equals Python's correctly rounded float() of its text, across the
     exponent range (subnormal to near overflow) and next to halfway points; the
     portable path (no x87 long double) gives the same."""
-    import gravsep.icgem as icgem
+    import gravsep.formats.icgem as icgem
 
     if portable:
         monkeypatch.setattr(icgem, "_X87", False)
@@ -400,7 +401,7 @@ def test_column_wise_conversion_equals_float(monkeypatch, portable, digits):
 
 def test_column_wise_path_reads_written_files(monkeypatch, tmp_path):
     """format_icgem's output (and its CRLF and sigma variants) takes the column-wise path."""
-    import gravsep.icgem as icgem
+    import gravsep.formats.icgem as icgem
 
     text = format_icgem(random_cs(np.random.default_rng(11), 30))
     expected = reference_parse(text)
@@ -451,7 +452,7 @@ def test_column_wise_path_rejects_deviating_line(tmp_path, text, old, new):
 def test_portable_conversion_sends_exact_ties_to_float():
     """10**23 lies exactly halfway between two doubles: the double-double product cannot
     decide it and leaves it to float() (which rounds to even); near values are decided."""
-    import gravsep.icgem as icgem
+    import gravsep.formats.icgem as icgem
 
     mant = np.array([1, 1, 3, 123456789012345], dtype=np.int64)
     k = np.array([23, 24, -30, -40], dtype=np.int64)
@@ -463,7 +464,7 @@ def test_portable_conversion_sends_exact_ties_to_float():
 @pytest.mark.parametrize("portable", [False, True])
 def test_conversion_beyond_the_power_table(monkeypatch, portable):
     """Exponents past the tabulated powers of ten give what float() gives (0, inf)."""
-    import gravsep.icgem as icgem
+    import gravsep.formats.icgem as icgem
 
     if portable:
         monkeypatch.setattr(icgem, "_X87", False)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from gravsep.losses import (
+from gravsep.network.losses import (
     NORM_FLOOR,
     SeparationLoss,
     linear_shape_term,

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from gravsep import metrics
-from gravsep.grids import lat_lon
+from gravsep.evaluation import metrics
+from gravsep.harmonics.grids import lat_lon
 
 
 def _cube(shape, seed=0):

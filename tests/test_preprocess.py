@@ -1,4 +1,4 @@
-"""Combined components, temporal windows and yearly-mean removal (gravsep.preprocess)."""
+"""Combined components, temporal windows and yearly-mean removal (gravsep.ingest.preprocess)."""
 
 import calendar
 import datetime as dt
@@ -7,7 +7,9 @@ import h5py
 import numpy as np
 import pytest
 from archive_helpers import epochs_of
-from gravsep.preprocess import (
+from gravsep.atomic import temporary_path
+from gravsep.formats.store import StoreWriter, read_store
+from gravsep.ingest.preprocess import (
     combine,
     copy_windows,
     remove_yearly_mean,
@@ -16,7 +18,6 @@ from gravsep.preprocess import (
     window_name,
     windows_of_year,
 )
-from gravsep.store import StoreWriter, read_store
 
 NMAX = 3
 GM, RADIUS = 3.986e14, 6.378e6
@@ -103,7 +104,7 @@ def test_combine_refuses_mismatch(tmp_path):
         combine([tmp_path / "A.h5", tmp_path / "O.h5"], out, "AO", 1995)
     with pytest.raises(ValueError, match="gm"):
         combine([tmp_path / "A.h5", tmp_path / "G.h5"], out, "AO", 1995)
-    assert not out.exists() and not (tmp_path / "AO.h5.part").exists()
+    assert not out.exists() and not temporary_path(tmp_path / "AO.h5").exists()
 
 
 # ---------------------------------------------------------------- windows
@@ -180,7 +181,7 @@ def test_window_missing_epoch_names_window(tmp_path, two_years):
         out = tmp_path / f"W{k}.h5"
         with pytest.raises(ValueError, match=name):
             window_means([path, two_years[1996][0]], out, "AO", [1995, 1996], 168, 1995)
-        assert not out.exists() and not (tmp_path / f"W{k}.h5.part").exists()
+        assert not out.exists() and not temporary_path(tmp_path / f"W{k}.h5").exists()
 
 
 def test_window_crossing_year_needs_next_year(tmp_path, two_years):

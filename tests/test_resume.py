@@ -1,6 +1,6 @@
 """Resuming a training run killed in a separate process (SIGKILL) or stopped by SIGTERM.
 
-Each run is ``python -c`` calling :func:`gravsep.training.train` on a tiny dataset. The test
+Each run is ``python -c`` calling :func:`gravsep.network.training.train` on a tiny dataset. The test
 watches the run's ``state/`` folder, kills the process after some completed epochs, reruns it
 and compares with an uninterrupted run: same epoch count, same history, identical weights.
 """
@@ -25,7 +25,7 @@ CONFIG = TRAINING | {"epochs": EPOCHS, "min_epochs": EPOCHS, "patience": EPOCHS}
 SCRIPT = """
 import json, logging, sys
 logging.basicConfig(level=logging.INFO, stream=sys.stderr)
-from gravsep.training import train
+from gravsep.network.training import train
 args = json.loads(sys.argv[1])
 result = train(args["dataset"], args["network"], args["training"], threads=2, **args["out"])
 with open(args["result"], "w") as f:

@@ -2,8 +2,9 @@
 
 import numpy as np
 import pytest
-from gravsep import filtering, grids, sampling, units
 from gravsep.constants import R_EARTH, RHO_EARTH, RHO_WATER
+from gravsep.dataset import sampling
+from gravsep.harmonics import filtering, grids, units
 
 
 # --- equivalent water height -------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Parsing a letter-year's files once into an HDF5 store (gravsep.store)."""
+"""Parsing a letter-year's files once into an HDF5 store (gravsep.formats.store)."""
 
 import calendar
 import datetime as dt
@@ -7,8 +7,10 @@ import hashlib
 import h5py
 import numpy as np
 import pytest
-from gravsep.icgem import ICGEMError, format_icgem
-from gravsep.store import StoreWriter, build_letter_store, read_store
+from gravsep.atomic import temporary_path
+from gravsep.formats.icgem import ICGEMError, format_icgem
+from gravsep.formats.store import StoreWriter, read_store
+from gravsep.ingest.stores import build_letter_store
 
 NMAX = 3
 
@@ -43,7 +45,7 @@ def test_build_letter_store(tmp_path):
     out = tmp_path / "store" / "O_1995.h5"
     paths = list(files.values())[::-1]  # order of the list must not matter
     assert build_letter_store(paths, out, "O", 1995, NMAX) == out
-    assert not out.with_name(out.name + ".part").exists()
+    assert not temporary_path(out).exists()
     order = sorted(files)
     with h5py.File(out, "r") as f:
         cs, t = f["cs"][:], f["time"][:]
@@ -73,7 +75,7 @@ def test_build_letter_store(tmp_path):
 
 def assert_no_store(out):
     assert not out.exists()
-    assert not out.with_name(out.name + ".part").exists()
+    assert not temporary_path(out).exists()
 
 
 def test_bad_file_names_file_and_line(tmp_path):
@@ -147,7 +149,7 @@ def test_store_writer_abort_and_close(tmp_path):
     with StoreWriter(out, "AO", 1995, 2, 4, "component", 1.0, 2.0) as w:
         w.write(0, cs[:1], np.array([0]))
         w.write(1, cs[1:], np.array([6, 12, 18]) * 3600)
-        assert out.with_name("x.h5.part").exists() and not out.exists()
+        assert temporary_path(out.with_name("x.h5")).exists() and not out.exists()
     time, got, attrs = read_store(out)
     np.testing.assert_array_equal(got, cs)
     assert list(time.astype(np.int64)) == [0, 21600, 43200, 64800]

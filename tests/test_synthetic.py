@@ -1,4 +1,4 @@
-"""Tests of the synthetic Earth System Model (gravsep.synthetic) and the masks (gravsep.landmask).
+"""Tests of the synthetic Earth System Model (gravsep.synthetic) and its masks.
 
 Models are built at degree 15 for one or two years to stay fast.
 """
@@ -7,10 +7,11 @@ import tarfile
 
 import numpy as np
 import pytest
-from gravsep import landmask, synthetic
-from gravsep.archive import archive_name, member_name, unpack_archive, year_epochs
-from gravsep.grids import lat_lon, synthesize
-from gravsep.icgem import format_icgem, read_icgem
+from gravsep.formats.archive import archive_name, member_name, unpack_archive, year_epochs
+from gravsep.formats.icgem import format_icgem, read_icgem
+from gravsep.harmonics.grids import lat_lon, synthesize
+from gravsep.synthetic import landmask
+from gravsep.synthetic import model as synthetic
 
 NMAX = 15
 SEED = 20140101

@@ -7,9 +7,9 @@ import keras
 import numpy as np
 import pytest
 import yaml
-from gravsep import training as tr
-from gravsep.inference import predict
-from gravsep.unet import build_unet
+from gravsep.network import training as tr
+from gravsep.network.inference import predict
+from gravsep.network.unet import build_unet
 
 COMPONENTS = ["AO", "S"]
 YEARS = {"train_years": [2001, 2002], "validation_years": [2003], "test_years": [2004]}
@@ -325,7 +325,7 @@ def test_streamed_training(dataset, tmp_path):
 
 
 def test_streamed_pipeline_visits_every_sample_once_per_epoch(dataset):
-    from gravsep.training import Trainer
+    from gravsep.network.training import Trainer
 
     training = TRAINING | {"augmentation": {}, "batch_size": 3, "target_scaling": "none"}
     mem = Trainer(dataset, NETWORK, training, in_memory_limit=None)
@@ -394,7 +394,7 @@ import json, sys
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from gravsep.training import train
+from gravsep.network.training import train
 args = json.loads(sys.argv[1])
 result = train(args["dataset"], args["network"], args["training"], threads=2,
                devices=["/cpu:0", "/cpu:1"], **args["out"])

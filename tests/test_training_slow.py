@@ -8,8 +8,8 @@ import pytest
 def test_full_size_one_training_step():
     import keras
     import tensorflow as tf
-    from gravsep.losses import SeparationLoss
-    from gravsep.unet import build_unet, depth_for
+    from gravsep.network.losses import SeparationLoss
+    from gravsep.network.unet import build_unet, depth_for
 
     dim, n_comp = 512, 4
     network = {

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 import pytest
-from gravsep.unet import build_unet, depth_for, filter_list
+from gravsep.network.unet import build_unet, depth_for, filter_list
 
 NETWORK = {
     "num_filters_min": 4,

@@ -1,13 +1,14 @@
-"""Δt windows as ICGEM files in the reference's folder layout (gravsep.window_export)."""
+"""Δt windows as ICGEM files in the reference's folder layout (gravsep.export.windows)."""
 
 import tarfile
 
 import numpy as np
 import pytest
-from gravsep.icgem import read_icgem
-from gravsep.preprocess import remove_yearly_mean, window_name, windows_of_year
-from gravsep.store import StoreWriter, to_seconds
-from gravsep.window_export import export_windows
+from gravsep.atomic import temporary_path
+from gravsep.export.windows import export_windows
+from gravsep.formats.icgem import read_icgem
+from gravsep.formats.store import StoreWriter, to_seconds
+from gravsep.ingest.preprocess import remove_yearly_mean, window_name, windows_of_year
 
 NMAX = 4
 
@@ -33,7 +34,7 @@ def test_export_windows(tmp_path, anomalies):
     assert end[-1] > np.datetime64("1997-01-01")  # filed under the year of its start
     out = tmp_path / "icgem" / "AO_1996.tar.gz"
     names = export_windows(store, out)
-    assert not out.with_name(out.name + ".part").exists()
+    assert not temporary_path(out).exists()
     want = [f"AO/1996/{window_name('AO', s, e)}" for s, e in zip(start, end, strict=True)]
     assert names == want
     assert names[0] == "AO/1996/mtmshc_AO_19960106_00_19960116_00.180"
@@ -65,4 +66,4 @@ def test_failure_leaves_nothing(tmp_path):
     out = tmp_path / "x.tar.gz"
     with pytest.raises(OSError):
         export_windows(tmp_path / "missing.h5", out)
-    assert not out.exists() and not out.with_name(out.name + ".part").exists()
+    assert not out.exists() and not temporary_path(out).exists()

@@ -115,7 +115,7 @@ def kill_group(proc):
 # --------------------------------------------------------------------------- leftovers
 
 PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".temp")
-PARTIAL_PREFIXES = (".tmp-",)  # gravsep.training.atomic_path
+PARTIAL_PREFIXES = (".tmp-",)  # gravsep.atomic.temporary_path
 
 
 def partial_files(folder):

@@ -6,7 +6,7 @@ degree, corrupt gzip, unsafe tar members, an empty archive. The archive folder's
 of shell metacharacters (``$(touch PWNED)``, backticks, ``;``): the valid control slot must
 still be read from it literally and no command may run. Each slot's job log
 (``results/logs/{unpack,store}/<C>_<YEAR>.log``) must name the file and the problem, and no
-store, unpacked folder, ``*.part`` or ``*.partial`` may be left for it.
+store, unpacked folder or temporary file (``.tmp-*``) may be left for it.
 """
 
 import gzip
@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from archive_helpers import regular, special, tar_bytes
 from ftp_helpers import serving
-from gravsep.archive import archive_name, member_name, write_archive, year_epochs
-from gravsep.icgem import format_icgem
+from gravsep.formats.archive import archive_name, member_name, write_archive, year_epochs
+from gravsep.formats.icgem import format_icgem
 
 pytestmark = [pytest.mark.faults, pytest.mark.workflow]
 
@@ -242,7 +242,11 @@ def no_partial_output(root, work, letter, year):
     res = work / "results"
     if (res / f"ingest/store/{letter}_{year}.h5").exists():
         problems.append("the store exists")
-    stray = [p for p in fl.partial_files(root) if f"{letter}_{year}" in p or p.endswith(".part")]
+    stray = [
+        p
+        for p in fl.partial_files(root)
+        if f"{letter}_{year}" in p or p.rsplit("/", 1)[-1].startswith(".tmp-")
+    ]
     if stray:
         problems.append(f"half-written files: {stray}")
     return problems

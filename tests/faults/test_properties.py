@@ -1,11 +1,11 @@
-"""Property-based tests of the sampling transforms (gravsep.sampling).
+"""Property-based tests of the sampling transforms (gravsep.dataset.sampling).
 
 The ICGEM writer/reader round trip has its property test in tests/test_icgem.py.
 """
 
 import numpy as np
 import pytest
-from gravsep.sampling import ORDER, cube_to_samples, resample_time, samples_to_cube
+from gravsep.dataset.sampling import ORDER, cube_to_samples, resample_time, samples_to_cube
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp

@@ -12,7 +12,7 @@ Grids
 Cubes
     ``(component, lat, lon, time)``; metres of EWH.
 Samples
-    ``(sample, row, column)`` as defined in :mod:`gravsep.sampling`.
+    ``(sample, row, column)`` as defined in :mod:`gravsep.dataset.sampling`.
 Times
     ``numpy.datetime64[s]`` in memory, int64 seconds since 1970-01-01 UTC in files.
 """

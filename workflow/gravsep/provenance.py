@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import html
 import math
-import os
 import platform
 import shutil
 import subprocess
@@ -20,6 +19,8 @@ from importlib import metadata
 from pathlib import Path
 
 import yaml
+
+from gravsep.atomic import write_text
 
 #: Packages whose versions are recorded.
 PACKAGES = ["gravsep", "numpy", "h5py", "pyshtools", "tensorflow", "tensorflow-cpu", "keras",
@@ -67,7 +68,7 @@ def code_version(path=None):
 def write_config_record(path, config, models, datasets):
     """Write the configuration, each model's resolved definition and the software versions."""
     record = config_record(config, models, datasets)
-    _write_text(path, yaml.safe_dump(_plain(record), sort_keys=False))
+    write_text(path, yaml.safe_dump(_plain(record), sort_keys=False))
     return record
 
 
@@ -192,15 +193,8 @@ def write_provenance_record(path, containers, checksums, runtimes, extra=None):
         "runtimes": _plain(runtimes),
         **_plain(extra or {}),
     }
-    _write_text(path, yaml.safe_dump(record, sort_keys=False))
+    write_text(path, yaml.safe_dump(record, sort_keys=False))
     return record
-
-
-def _write_text(path, text):
-    path = Path(path)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 # --- the human-readable page ----------------------------------------------------------------
@@ -286,7 +280,7 @@ def provenance_html(config_record, provenance_record, crate=None):
 
 
 def write_provenance_html(path, config_record, provenance_record, crate=None):
-    _write_text(path, provenance_html(config_record, provenance_record, crate))
+    write_text(path, provenance_html(config_record, provenance_record, crate))
 
 
 # --- Workflow Run RO-Crate ------------------------------------------------------------------

@@ -3,7 +3,7 @@
 import logging
 import sys
 
-from . import malloc
+from gravsep import malloc
 
 
 def setup(log_path=None, level=logging.INFO):
@@ -20,7 +20,7 @@ def setup(log_path=None, level=logging.INFO):
     malloc.retain_freed_memory()
     handlers = [logging.StreamHandler(sys.stdout)]
     if log_path is not None:
-        stream = open(log_path, "w", buffering=1)  # noqa: SIM115 (lives as long as the job)
+        stream = open(log_path, "w", buffering=1)  # lives as long as the job
         sys.stderr = stream
         handlers.append(logging.StreamHandler(stream))
     logging.basicConfig(

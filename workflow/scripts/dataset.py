@@ -1,14 +1,14 @@
 """Input-target pairs of one dataset definition (rule dataset)."""
 
-import sys
 from itertools import product
 
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821 (the gravsep package)
-from gravsep import runlog  # noqa: E402
-from gravsep.dataset import build_dataset  # noqa: E402
+from gravsep import runlog
 
-sm = snakemake  # noqa: F821
+sm = snakemake
 log = runlog.setup(sm.log[0])
+
+from gravsep.dataset.build import build_dataset
+
 ds = sm.params.definition
 years = sorted(set(ds["train_years"]) | set(ds["validation_years"]) | set(ds["test_years"]))
 # the rule's input is expand(comp=..., year=...): components outer, years inner

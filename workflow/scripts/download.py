@@ -1,15 +1,16 @@
 """Download one ESA ESM archive from the FTP server (rule download)."""
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821 (the gravsep package)
-from gravsep import runlog  # noqa: E402
-from gravsep.download import download, password_from_env  # noqa: E402
+from gravsep import runlog
 
-log = runlog.setup(snakemake.log[0])  # noqa: F821
-p = snakemake.params  # noqa: F821
-dest = Path(snakemake.output[0])  # noqa: F821
+sm = snakemake
+log = runlog.setup(sm.log[0])
+
+from gravsep.ingest.download import download, password_from_env
+
+p = sm.params
+dest = Path(sm.output[0])
 download(
     host=p.host,
     port=int(p.port),

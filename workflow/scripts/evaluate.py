@@ -1,15 +1,12 @@
 """Metrics CSV and evaluation HDF5 of one model (rule evaluate)."""
 
-import sys
+from gravsep import runlog
 
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821 (the gravsep package)
-import gravsep.runlog  # noqa: E402
+sm = snakemake
+log = runlog.setup(sm.log[0])
 
-log = gravsep.runlog.setup(snakemake.log[0])  # noqa: F821
+from gravsep.evaluation.evaluate import evaluate
 
-from gravsep.evaluation import evaluate  # noqa: E402
-
-sm = snakemake  # noqa: F821
 df = evaluate(
     sm.input.dataset,
     sm.input.predictions,

@@ -1,15 +1,12 @@
 """NetCDF-CF grids and ICGEM coefficient archive of one model's separated fields (rule export)."""
 
-import sys
+from gravsep import runlog
 
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821 (the gravsep package)
-import gravsep.runlog  # noqa: E402
+sm = snakemake
+log = runlog.setup(sm.log[0])
 
-log = gravsep.runlog.setup(snakemake.log[0])  # noqa: F821
+from gravsep.export.separated import export
 
-from gravsep.export import export  # noqa: E402
-
-sm = snakemake  # noqa: F821
 result = export(
     sm.input.dataset,
     sm.input.predictions,

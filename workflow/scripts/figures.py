@@ -1,15 +1,12 @@
 """PNG figures of one evaluated model (rule figures)."""
 
-import sys
+from gravsep import runlog
 
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821 (the gravsep package)
-import gravsep.runlog  # noqa: E402
+sm = snakemake
+log = runlog.setup(sm.log[0])
 
-log = gravsep.runlog.setup(snakemake.log[0])  # noqa: F821
+from gravsep.evaluation.figures import FIGURES, all_figures
 
-from gravsep.figures import FIGURES, all_figures  # noqa: E402
-
-sm = snakemake  # noqa: F821
 outputs = {key: getattr(sm.output, key) for key in FIGURES}
 all_figures(
     sm.input.evaluation,

@@ -1,16 +1,13 @@
 """Merged metrics CSV and HTML table of all models (rule metrics_table)."""
 
-import sys
+from gravsep import runlog
 
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821 (the gravsep package)
-import gravsep.runlog  # noqa: E402
+sm = snakemake
+log = runlog.setup(sm.log[0])
 
-log = gravsep.runlog.setup(snakemake.log[0])  # noqa: F821
+from gravsep.evaluation.figures import model_comparison
+from gravsep.evaluation.tables import unet_beats_baselines, write_tables
 
-from gravsep.figures import model_comparison  # noqa: E402
-from gravsep.tables import unet_beats_baselines, write_tables  # noqa: E402
-
-sm = snakemake  # noqa: F821
 df = write_tables(list(sm.input.metrics), sm.output.csv, sm.output.html)
 failures = unet_beats_baselines(df, split="test")
 if failures:

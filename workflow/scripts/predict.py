@@ -1,17 +1,18 @@
 """Snakemake script of rule ``predict``: predictions of a trained model for every year."""
 
-import gravsep.runlog
+from gravsep import runlog
 
-log = gravsep.runlog.setup(snakemake.log[0])  # noqa: F821
+sm = snakemake
+log = runlog.setup(sm.log[0])
 
-from gravsep.inference import predict  # noqa: E402 (TensorFlow loads after the log is set up)
+from gravsep.network.inference import predict
 
 predict(
-    snakemake.input.model,  # noqa: F821
-    snakemake.input.dataset,  # noqa: F821
-    snakemake.output[0],  # noqa: F821
-    inference_mode=snakemake.params.inference_mode,  # noqa: F821
-    batch_size=snakemake.params.batch_size,  # noqa: F821
-    parameters_path=snakemake.input.parameters,  # noqa: F821
-    threads=snakemake.threads,  # noqa: F821
+    sm.input.model,
+    sm.input.dataset,
+    sm.output[0],
+    inference_mode=sm.params.inference_mode,
+    batch_size=sm.params.batch_size,
+    parameters_path=sm.input.parameters,
+    threads=sm.threads,
 )

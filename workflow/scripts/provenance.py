@@ -6,15 +6,15 @@ definition, and the Workflow Run RO-Crate metadata of the run (crate root: ``res
 """
 
 import datetime as dt
-import sys
 from pathlib import Path
 
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821 (the gravsep package)
-from gravsep import provenance as prov  # noqa: E402
-from gravsep import runlog  # noqa: E402
+from gravsep import runlog
 
-sm = snakemake  # noqa: F821
+sm = snakemake
 log = runlog.setup(sm.log[0])
+
+from gravsep import provenance as prov
+
 p, out = sm.params, sm.output
 crate_root = Path(out.crate).parent  # the metadata file lies in the crate's root
 

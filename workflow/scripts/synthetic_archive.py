@@ -1,14 +1,14 @@
 """Write one letter-year archive of the synthetic model (rule synthetic_archive)."""
 
-import sys
 import time
 
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821 (the gravsep package)
-from gravsep import runlog  # noqa: E402
-from gravsep.synthetic import load_model, write_year_archive  # noqa: E402
+from gravsep import runlog
 
-sm = snakemake  # noqa: F821
+sm = snakemake
 log = runlog.setup(sm.log[0])
+
+from gravsep.synthetic.model import load_model, write_year_archive
+
 start = time.perf_counter()
 model = load_model(sm.input.model)
 year, letter = int(sm.wildcards.year), sm.wildcards.letter

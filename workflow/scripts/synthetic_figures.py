@@ -1,17 +1,16 @@
 """Maps and degree amplitudes of the synthetic model (rule synthetic_figures)."""
 
-import sys
-
 import matplotlib
+from gravsep import runlog
+
+sm = snakemake
+log = runlog.setup(sm.log[0])
 
 matplotlib.use("Agg")
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821 (the gravsep package)
-from gravsep import runlog  # noqa: E402
-from gravsep.synthetic import load_model  # noqa: E402
-from gravsep.synthetic_plots import plot_component_maps, plot_degree_amplitudes  # noqa: E402
 
-sm = snakemake  # noqa: F821
-log = runlog.setup(sm.log[0])
+from gravsep.synthetic.model import load_model
+from gravsep.synthetic.plots import plot_component_maps, plot_degree_amplitudes
+
 model = load_model(sm.input.model)
 plot_component_maps(model, sm.output.maps, natural_earth=sm.params.natural_earth)
 log.info("wrote %s", sm.output.maps)

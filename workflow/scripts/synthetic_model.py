@@ -1,14 +1,14 @@
 """Build the synthetic Earth System Model and save it to HDF5 (rule synthetic_model)."""
 
-import sys
 import time
 
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821 (the gravsep package)
-from gravsep import runlog  # noqa: E402
-from gravsep.synthetic import build_model, save_model, summary  # noqa: E402
+from gravsep import runlog
 
-sm = snakemake  # noqa: F821
+sm = snakemake
 log = runlog.setup(sm.log[0])
+
+from gravsep.synthetic.model import build_model, save_model, summary
+
 start = time.perf_counter()
 model = build_model(
     years=[int(y) for y in sm.params.years],

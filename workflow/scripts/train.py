@@ -1,24 +1,25 @@
-"""Snakemake script of rule ``train``: train one model's U-Net (see gravsep.training).
+"""Snakemake script of rule ``train``: train one model's U-Net (see gravsep.network.training).
 
 Optional output ``tensorboard`` (a directory): TensorBoard event files. On SIGTERM the job ends
 with status 143 and keeps the resume state of its last completed epoch.
 """
 
-import gravsep.runlog
+from gravsep import runlog
 
-log = gravsep.runlog.setup(snakemake.log[0])  # noqa: F821
+sm = snakemake
+log = runlog.setup(sm.log[0])
 
-from gravsep.training import train  # noqa: E402 (TensorFlow loads after the log is set up)
+from gravsep.network.training import train
 
 train(
-    snakemake.input.dataset,  # noqa: F821
-    snakemake.params.network,  # noqa: F821
-    snakemake.params.training,  # noqa: F821
-    weights_path=snakemake.output.weights,  # noqa: F821
-    model_path=snakemake.output.model,  # noqa: F821
-    log_path=snakemake.output.log_h5,  # noqa: F821
-    params_path=snakemake.output.params,  # noqa: F821
-    threads=snakemake.threads,  # noqa: F821
-    model_name=snakemake.params.model,  # noqa: F821
-    tensorboard_dir=getattr(snakemake.output, "tensorboard", None),  # noqa: F821
+    sm.input.dataset,
+    sm.params.network,
+    sm.params.training,
+    weights_path=sm.output.weights,
+    model_path=sm.output.model,
+    log_path=sm.output.log_h5,
+    params_path=sm.output.params,
+    threads=sm.threads,
+    model_name=sm.params.model,
+    tensorboard_dir=getattr(sm.output, "tensorboard", None),
 )

@@ -1,6 +1,6 @@
 """Tables of the metrics of all models, and a check that the network beats the baselines.
 
-Input rows are those of :func:`gravsep.evaluation.evaluate`: columns
+Input rows are those of :func:`gravsep.evaluation.evaluate.evaluate`: columns
 ``model, method, split, year, component, rel_rms`` (relative RMS error, dimensionless).
 """
 
@@ -9,7 +9,7 @@ import html
 import numpy as np
 import pandas as pd
 
-from .evaluation import CSV_COLUMNS, NETWORK
+from gravsep.evaluation.evaluate import CSV_COLUMNS, NETWORK
 
 SPLIT_ORDER = ("test", "validation")
 
@@ -24,7 +24,7 @@ def merge(csv_paths):
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`gravsep.evaluation.CSV_COLUMNS`, sorted by model, split, year.
+        Columns :data:`gravsep.evaluation.evaluate.CSV_COLUMNS`, sorted by model, split, year.
     """
     frames = [pd.read_csv(p) for p in csv_paths]
     if not frames:

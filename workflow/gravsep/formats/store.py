@@ -9,18 +9,17 @@ Layout
 attributes: ``name`` (letter or component), ``year``, ``nmax``, ``gm`` [m^3 s^-2],
 ``radius`` [m], ``kind`` ("letter" or "component" or "windows").
 
-Each text file is parsed exactly once, here; every later stage reads this store.
+Each text file is parsed exactly once, into a letter store (:mod:`gravsep.ingest.stores`);
+every later stage reads stores. This module owns the layout: :class:`StoreWriter` writes it,
+:func:`read_store` reads it.
 """
 
-import hashlib
-import os
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from .archive import parse_member_name
-from .icgem import ICGEMError, read_icgem
+from gravsep.atomic import atomic_output
 
 #: Bytes per HDF5 chunk of coefficients (about 4 MiB).
 CHUNK_BYTES = 4 << 20
@@ -51,9 +50,17 @@ class StoreWriter:
 
     def __init__(self, path, name, year, nmax, n_epochs, kind, gm, radius, with_sources=False):
         self.path = Path(path)
-        self.tmp = self.path.with_name(self.path.name + ".part")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = h5py.File(self.tmp, "w")
+        self._output = atomic_output(self.path)
+        self.tmp = self._output.begin()
+        self.file = None
+        try:
+            self.file = h5py.File(self.tmp, "w")
+            self._create(name, year, nmax, n_epochs, kind, gm, radius, with_sources)
+        except BaseException:
+            self.abort()  # a writer that fails while opening removes what it made
+            raise
+
+    def _create(self, name, year, nmax, n_epochs, kind, gm, radius, with_sources):
         self.cs = self.file.create_dataset(
             "cs", shape=(n_epochs, 2, nmax + 1, nmax + 1), dtype="f8",
             chunks=_chunks(nmax, n_epochs),
@@ -79,15 +86,20 @@ class StoreWriter:
 
     def close(self):
         """Flush, close and move the file to its final name."""
-        self.file.close()
-        os.replace(self.tmp, self.path)
+        try:
+            self.file.close()
+        except BaseException:
+            self._output.discard()
+            raise
+        self._output.commit()
 
     def abort(self):
         """Close and delete the temporary file."""
         try:
-            self.file.close()
+            if self.file is not None:
+                self.file.close()
         finally:
-            self.tmp.unlink(missing_ok=True)
+            self._output.discard()
 
     def __enter__(self):
         return self
@@ -98,75 +110,6 @@ class StoreWriter:
         else:
             self.abort()
         return False
-
-
-def build_letter_store(files, out, letter, year, nmax):
-    """Parse one letter-year's 6-hourly files once into a store.
-
-    Parameters
-    ----------
-    files : list of path-like
-        The unpacked ``mtmshc_<C>_<YYYYMMDD>_<HH>.180`` files of the year.
-    out : path-like
-        Store to write.
-    letter : str
-    year : int
-    nmax : int
-        Maximum degree every file must hold.
-
-    Raises
-    ------
-    gravsep.icgem.ICGEMError
-        A file that cannot be read; the message names it and the line.
-    """
-    items = []
-    for f in files:
-        parsed = parse_member_name(Path(f).name)
-        if parsed is None or parsed[0] != letter:
-            raise ICGEMError(f"{f}: not a file of letter {letter} (mtmshc_{letter}_...)")
-        if parsed[1].astype("datetime64[Y]").astype(int) + 1970 != int(year):
-            raise ICGEMError(f"{f}: not an epoch of year {year}")
-        items.append((parsed[1], Path(f)))
-    if not items:
-        raise ICGEMError(f"no coefficient files given for {letter} {year}")
-    items.sort()
-    epochs = np.array([e for e, _ in items], dtype="datetime64[s]")
-    if len(np.unique(epochs)) != len(epochs):
-        raise ICGEMError(f"duplicate epochs among the files of {letter} {year}")
-    gm = radius = None
-    n = len(items)
-    with StoreWriter(out, letter, year, nmax, n, "letter", 0.0, 0.0, True) as w:
-        block = w.cs.chunks[0]
-        buf = np.empty((block, 2, nmax + 1, nmax + 1))
-        names, sums = [], []
-        for i, (_, path) in enumerate(items):
-            data = path.read_bytes()
-            cs, header = _read(path, data, nmax)
-            if gm is None:
-                gm, radius = header["gm"], header["radius"]
-            elif (header["gm"], header["radius"]) != (gm, radius):
-                raise ICGEMError(
-                    f"{path}: GM/radius {header['gm']}/{header['radius']} differ from the "
-                    f"first file's {gm}/{radius}"
-                )
-            buf[i % block] = cs
-            names.append(path.name)
-            sums.append(hashlib.sha256(data).hexdigest())
-            if (i + 1) % block == 0 or i + 1 == n:
-                start = i - i % block
-                w.write(start, buf[: i - start + 1], to_seconds(epochs[start : i + 1]))
-        w.source[:] = names
-        w.sha256[:] = sums
-        w.file.attrs["gm"], w.file.attrs["radius"] = gm, radius
-    return Path(out)
-
-
-def _read(path, data, nmax):
-    try:
-        return read_icgem(data, nmax=nmax)
-    except ICGEMError as err:
-        # name the file, not "<bytes>"
-        raise ICGEMError(str(err).replace("<bytes>", str(path), 1)) from None
 
 
 def read_store(path, start=None, stop=None):

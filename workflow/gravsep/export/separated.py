@@ -7,13 +7,13 @@ NetCDF (``separated.nc``), CF-1.8, written with xarray (h5netcdf engine)
     ``time_bnds`` the window start and end), ``lat`` [degrees_north], ``lon`` [degrees_east];
     variables ``prediction_<COMP>``, ``truth_<COMP>`` (time, lat, lon) and ``input`` (the
     summed signal) float32 [m] of equivalent water height, for the test years of the dataset,
-    mapped back to the windows as in :func:`gravsep.evaluation.read_cube`.
+    mapped back to the windows as in :func:`gravsep.evaluation.evaluate.read_cube`.
 ICGEM archive (``separated_icgem.tar.gz``)
     ``<COMP>/mtmshc_<COMP>_<YYYYMMDD_HH>_<YYYYMMDD_HH>.180`` per component and window of the
-    test years: SH analysis (:func:`gravsep.grids.analyze`) of the predicted EWH grid to the
-    dataset's ``nmax``, converted back to dimensionless Stokes coefficients
-    (:func:`gravsep.units.ewh_to_stokes`). The Gaussian filter of the dataset is not undone,
-    so the coefficients are those of the smoothed field (each file's header says so), and
+    test years: SH analysis (:func:`~gravsep.harmonics.grids.analyze`) of the predicted EWH
+    grid to the dataset's ``nmax``, converted back to dimensionless Stokes coefficients
+    (:func:`~gravsep.harmonics.units.ewh_to_stokes`). The Gaussian filter of the dataset is not
+    undone, so the coefficients are those of the smoothed field (each file's header says so), and
     degrees above what the grid resolves are zero. ``README.txt`` describes the archive.
     Only global grids can be analysed; for a regional extent the archive holds the README
     alone.
@@ -31,13 +31,14 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .constants import LETTERS
-from .evaluation import _as_str, _as_str_list, _years, is_global, read_cube
-from .filtering import half_width_km
-from .grids import analyze
-from .icgem import format_icgem
-from .preprocess import window_name
-from .units import ewh_to_stokes
+from gravsep.atomic import atomic_output
+from gravsep.constants import LETTERS
+from gravsep.evaluation.evaluate import _as_str, _as_str_list, _years, is_global, read_cube
+from gravsep.formats.icgem import format_icgem
+from gravsep.harmonics.filtering import half_width_km
+from gravsep.harmonics.grids import analyze
+from gravsep.harmonics.units import ewh_to_stokes
+from gravsep.ingest.preprocess import window_name
 
 log = logging.getLogger(__name__)
 
@@ -74,26 +75,13 @@ def window_bounds(mid_seconds, deltat_hours=None):
     return np.stack([mid - half, mid + half], axis=-1)
 
 
-def _atomic(path, write):
-    """Call ``write(tmp)`` and rename ``tmp`` to ``path``; no partial file is left behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def read_separated(dataset_h5, predictions_h5, years=None):
     """Predicted, true and summed fields of some years, mapped back to the windows.
 
     Parameters
     ----------
     dataset_h5, predictions_h5 : path-like
-        Layouts in :mod:`gravsep.evaluation`.
+        Layouts in :mod:`gravsep.evaluation.evaluate`.
     years : iterable of int, optional
         Default the dataset's test years.
 
@@ -266,7 +254,7 @@ def to_xarray(sep, model="", deltat_hours=None, evaluation_h5=None, history=None
             f"gravsep U-Net separation model {model} applied to the summed signal of the "
             "ESA Earth System Model components"
         ),
-        "history": history or f"{now}: created by gravsep.export",
+        "history": history or f"{now}: created by gravsep.export.separated",
         "references": "Wahr et al. (1998), J. Geophys. Res. 103(B12), 30205-30229",
         "comment": (
             "prediction_<COMP>: the model's separated component; truth_<COMP>: the target; "
@@ -310,7 +298,8 @@ def write_netcdf(ds, path):
     }
     for name in ("time", "time_bnds", "lat", "lon"):
         encoding[name] = {"_FillValue": None}
-    _atomic(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding))
+    with atomic_output(path) as tmp:
+        ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
 
 
 def window_coefficients(grid, nmax):
@@ -415,7 +404,8 @@ def write_icgem_archive(sep, path, model="", deltat_hours=None):
                 names.append(name)
             add(tar, "README.txt", _readme(sep, model, len(names)))
 
-    _atomic(path, write)
+    with atomic_output(path) as tmp:
+        write(tmp)
     if not names:
         log.warning("regional grid: no SH coefficients exported to %s", path)
     return names
@@ -436,7 +426,7 @@ def export(
     Parameters
     ----------
     dataset_h5, predictions_h5 : path-like
-        Layouts in :mod:`gravsep.evaluation`.
+        Layouts in :mod:`gravsep.evaluation.evaluate`.
     out_nc, out_tar : path-like
         NetCDF file and ``.tar.gz`` of ICGEM files (see the module docstring).
     model : str
@@ -455,7 +445,7 @@ def export(
     """
     sep = read_separated(dataset_h5, predictions_h5, years)
     history = (
-        f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ}: gravsep.export of "
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ}: gravsep.export.separated of "
         f"{Path(predictions_h5).name} (model {model}) and {Path(dataset_h5).name}"
     )
     ds = to_xarray(sep, model, deltat_hours, evaluation_h5, history)

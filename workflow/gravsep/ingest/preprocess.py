@@ -1,6 +1,6 @@
 """Combined components, temporal windows and yearly-mean removal (method note §2).
 
-Every function reads and writes :mod:`gravsep.store` files and streams over epochs, so
+Every function reads and writes :mod:`gravsep.formats.store` files and streams over epochs, so
 memory stays bounded by one window (or one block of epochs) at degree 180.
 """
 
@@ -9,8 +9,8 @@ from datetime import datetime
 import h5py
 import numpy as np
 
-from .constants import EPOCH_HOURS
-from .store import StoreWriter, from_seconds, to_seconds
+from gravsep.constants import EPOCH_HOURS
+from gravsep.formats.store import StoreWriter, from_seconds, to_seconds
 
 #: Epochs read at once when streaming a store.
 BLOCK = 64

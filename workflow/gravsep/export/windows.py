@@ -2,7 +2,7 @@
 
 One ``.tar.gz`` per component and year holds the windows that start in that year, in the
 folder layout of the reference: ``<COMP>/<YEAR>/mtmshc_<COMP>_<YYYYMMDD_HH>_<YYYYMMDD_HH>.180``
-(name from :func:`gravsep.preprocess.window_name`: start and end of the window, UTC). Each
+(name from :func:`gravsep.ingest.preprocess.window_name`: start and end of the window, UTC). Each
 file holds the window's mean of the 6-hourly fields, with the yearly mean of the windows
 removed where the store says so, as fully normalised, dimensionless Stokes coefficients with
 the GM and radius of the input files. The archive's bytes depend only on the content (fixed
@@ -15,9 +15,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .archive import write_tar_gz
-from .icgem import format_icgem
-from .preprocess import window_name
+from gravsep.formats.archive import write_tar_gz
+from gravsep.formats.icgem import format_icgem
+from gravsep.ingest.preprocess import window_name
 
 
 def window_files(store):
@@ -55,7 +55,7 @@ def export_windows(store, out_tar):
     Parameters
     ----------
     store : path-like
-        Window store of :mod:`gravsep.preprocess` (``/cs``, ``/time``, ``/time_end``).
+        Window store of :mod:`gravsep.ingest.preprocess` (``/cs``, ``/time``, ``/time_end``).
     out_tar : path-like
         Archive to write (temporary name, renamed when complete).
 

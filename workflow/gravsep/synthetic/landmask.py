@@ -25,7 +25,7 @@ import numpy as np
 
 #: The Natural Earth 1:110m land polygons shipped in ``resources/``.
 DEFAULT_SHAPEFILE = (
-    Path(__file__).resolve().parents[2]
+    Path(__file__).resolve().parents[3]
     / "resources/natural_earth/shapefiles/natural_earth/physical/ne_110m_land.shp"
 )
 

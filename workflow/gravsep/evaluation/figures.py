@@ -2,9 +2,9 @@
 
 Every function writes one PNG and uses matplotlib's object interface (no pyplot, no GUI
 backend). Signals are shown in centimetres of equivalent water height (cm EWH).
-See :mod:`gravsep.evaluation` for the evaluation HDF5 layout. The training log holds per-epoch
-datasets ``loss``, ``val_loss`` (epochs,), ``rms_train``, ``rms_validation``, ``rms_test``
-(epochs, C) [m] and attrs ``best_epoch`` (1-based) and ``components``.
+See :mod:`~gravsep.evaluation.evaluate` for the evaluation HDF5 layout. The training log
+holds per-epoch datasets ``loss``, ``val_loss`` (epochs,), ``rms_train``, ``rms_validation``,
+``rms_test`` (epochs, C) [m] and attrs ``best_epoch`` (1-based) and ``components``.
 """
 
 import warnings
@@ -73,7 +73,7 @@ def rms_profiles(evaluation_h5, out_png):
     Parameters
     ----------
     evaluation_h5 : path-like
-        Evaluation file of :func:`gravsep.evaluation.evaluate`.
+        Evaluation file of :func:`gravsep.evaluation.evaluate.evaluate`.
     out_png : path-like
         Output PNG.
     """
@@ -129,7 +129,7 @@ def degree_amplitudes(evaluation_h5, out_png):
     Parameters
     ----------
     evaluation_h5 : path-like
-        Evaluation file of :func:`gravsep.evaluation.evaluate`.
+        Evaluation file of :func:`gravsep.evaluation.evaluate.evaluate`.
     out_png : path-like
         Output PNG.
     """
@@ -213,7 +213,7 @@ def maps(evaluation_h5, out_png, natural_earth=None):
     Parameters
     ----------
     evaluation_h5 : path-like
-        Evaluation file of :func:`gravsep.evaluation.evaluate`.
+        Evaluation file of :func:`gravsep.evaluation.evaluate.evaluate`.
     out_png : path-like
         Output PNG.
     natural_earth : path-like, optional
@@ -299,7 +299,7 @@ def component_errors(evaluation_h5, out_png):
     Parameters
     ----------
     evaluation_h5 : path-like
-        Evaluation file of :func:`gravsep.evaluation.evaluate`.
+        Evaluation file of :func:`gravsep.evaluation.evaluate.evaluate`.
     out_png : path-like
         Output PNG.
     """

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .constants import GM, R_EARTH
+from gravsep.atomic import write_text
+from gravsep.constants import GM, R_EARTH
 
 
 class ICGEMError(ValueError):
@@ -574,7 +575,4 @@ def format_icgem(cs, product_type="gravity_field", modelname="", gm=GM, radius=R
 
 def write_icgem(path, cs, **kwargs):
     """Write :func:`format_icgem` text to ``path`` atomically (temporary name, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(format_icgem(cs, **kwargs))
-    tmp.replace(path)
+    return write_text(path, format_icgem(cs, **kwargs))

@@ -23,11 +23,12 @@ import h5py
 import numpy as np
 import yaml
 
-from gravsep.training import atomic_path, configure_tensorflow, load_scales, read_dataset
+from gravsep.atomic import atomic_output
+from gravsep.network.training import configure_tensorflow, load_scales, read_dataset
 
 INFERENCE_MODES = ("deterministic", "training")
 
-log = logging.getLogger("gravsep.inference")
+log = logging.getLogger("gravsep.network.inference")
 
 
 def predict_array(model, x, target_scales, input_scale, inference_mode="deterministic",
@@ -81,7 +82,7 @@ def predict(model_path, dataset_h5, out_h5, inference_mode="deterministic", batc
     Parameters
     ----------
     model_path : path-like
-        ``model.keras`` written by :func:`gravsep.training.train`.
+        ``model.keras`` written by :func:`gravsep.network.training.train`.
     dataset_h5 : path-like
         Dataset file.
     out_h5 : path-like
@@ -115,7 +116,7 @@ def predict(model_path, dataset_h5, out_h5, inference_mode="deterministic", batc
     target_scales, input_scale, components = load_scales(parameters_path, data["components"])
     model = keras.models.load_model(model_path, compile=False)
     model_name = model_name or params.get("model") or model_path.parent.name
-    with atomic_path(out_h5) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_output(out_h5) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["components"] = components
         f.attrs["sampling"] = data["sampling"]
         f.attrs["model"] = model_name

@@ -24,13 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .archive import write_archive, year_epochs
-from .constants import EPOCH_HOURS, LETTERS
-from .filtering import gaussian_weights
-from .grids import analyze, lat_lon, synthesize
-from .icgem import format_icgem
-from .landmask import ice_masks, land_mask
-from .units import ewh_to_stokes, stokes_to_ewh
+from gravsep.atomic import atomic_output
+from gravsep.constants import EPOCH_HOURS, LETTERS
+from gravsep.formats.archive import write_archive, year_epochs
+from gravsep.formats.icgem import format_icgem
+from gravsep.harmonics.filtering import gaussian_weights
+from gravsep.harmonics.grids import analyze, lat_lon, synthesize
+from gravsep.harmonics.units import ewh_to_stokes, stokes_to_ewh
+from gravsep.synthetic.landmask import ice_masks, land_mask
 
 #: Letters of the model, in the order that fixes their random streams.
 LETTER_ORDER = "AOHIS"
@@ -575,10 +576,7 @@ def save_model(model, path):
     """
     import h5py
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    with h5py.File(tmp, "w", track_order=True) as h5:
+    with atomic_output(path) as tmp, h5py.File(tmp, "w", track_order=True) as h5:
         h5.attrs["seed"] = int(model.seed)
         h5.attrs["nmax"] = int(model.nmax)
         h5.attrs["years"] = np.asarray(model.years, dtype=np.int64)
@@ -598,7 +596,6 @@ def save_model(model, path):
             g.attrs["names"] = list(comp.names)
             g.create_dataset("modes", data=comp.modes, track_times=False)
             g.create_dataset("series", data=comp.series, track_times=False)
-    tmp.replace(path)
 
 
 def load_model(path):
@@ -678,7 +675,7 @@ def _modelname(letter):
 
 
 class _Formatter:
-    """ICGEM text of many epochs, identical to :func:`gravsep.icgem.format_icgem`.
+    """ICGEM text of many epochs, identical to :func:`gravsep.formats.icgem.format_icgem`.
 
     The header comes from ``format_icgem`` itself; the coefficient lines are formatted with
     one ``%`` operation per epoch (several times faster than one f-string per number).
@@ -732,7 +729,7 @@ def write_year_archive(model, letter, year, path, digits=FILE_DIGITS):
     """Write ``mtm_<YEAR>_<C>.tar.gz`` of one letter and year in the ESM layout.
 
     Deterministic: the same model gives the same bytes (see
-    :func:`gravsep.archive.write_archive`).
+    :func:`gravsep.formats.archive.write_archive`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ Predictions (input, ``predictions.h5``)
     ``sampling``.
 Metrics (output, CSV)
     columns ``model, method, split, year, component, rel_rms``: one row per method
-    (``unet`` and every baseline of :data:`gravsep.baselines.BASELINES`), split
+    (``unet`` and every baseline of :data:`gravsep.evaluation.baselines.BASELINES`), split
     (``validation``, ``test``), year and component, plus component ``sum`` (the error of the
     summed prediction relative to the summed truth). ``rel_rms`` = RMS(pred - true)/RMS(true),
     area-weighted over the year's windows, dimensionless.
@@ -26,7 +26,7 @@ Evaluation (output, HDF5), for the first test year
     ``epoch_time`` [s since 1970], ``global`` (bool), ``best_epoch`` (1-based, -1 if unknown);
     ``/lat`` (nlat,), ``/lon`` (nlon,) [degrees]; ``/time`` (numt,) int64 [s since 1970];
     ``/profiles/{lat,lon,time}/{truth,prediction,error}`` (C+1, n) [m]: RMS along each axis
-    (:mod:`gravsep.metrics`), rows in ``labels`` order (last row: sum of components);
+    (:mod:`gravsep.evaluation.metrics`), rows in ``labels`` order (last row: sum of components);
     ``/relative_rms/<method>`` (C+1,) dimensionless;
     ``/degree_amplitudes/{truth,prediction,error}`` (C+1, lmax+1) [m] and
     ``/degree_amplitudes/degree`` (lmax+1,), only for global grids;
@@ -42,10 +42,10 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from . import metrics
-from .baselines import BASELINES, training_statistics, unmix
-from .grids import analyze, degree_amplitudes
-from .sampling import resample_time, samples_to_cube
+from gravsep.dataset.sampling import resample_time, samples_to_cube
+from gravsep.evaluation import metrics
+from gravsep.evaluation.baselines import BASELINES, training_statistics, unmix
+from gravsep.harmonics.grids import analyze, degree_amplitudes
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +76,9 @@ _SAMPLE_AXIS = {"lat_lon": 2, "lat_t": 1, "t_lon": 0}
 def read_cube(dataset, sampling, numt, g_pinv=None, chunk=16):
     """Map stored samples back to a lat-lon-t cube with ``numt`` windows.
 
-    Inverse of the sampling transposes (:func:`gravsep.sampling.samples_to_cube`), then the
+    Inverse of the sampling transposes (:func:`gravsep.dataset.sampling.samples_to_cube`), then the
     time axis is resampled from ``dim`` network steps back to the ``numt`` windows
-    (:func:`gravsep.sampling.resample_time`). Samples are read ``chunk`` at a time along the
+    (:func:`gravsep.dataset.sampling.resample_time`). Samples are read ``chunk`` at a time along the
     sample axis (the axis the dataset is chunked along). Where the samples are maps at one
     time step (``lat_lon``), the linear time resampling is applied as a matrix and accumulated
     block by block, so only the output cube has to fit in memory.
@@ -284,7 +284,7 @@ def evaluate(
     epoch_index : int, optional
         Window of maps and degree amplitudes; default the middle window of the test year.
     baselines : dict, optional
-        Name -> baseline function; default :data:`gravsep.baselines.BASELINES`.
+        Name -> baseline function; default :data:`gravsep.evaluation.baselines.BASELINES`.
 
     Returns
     -------

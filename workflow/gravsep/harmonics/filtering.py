@@ -5,7 +5,7 @@ Jekeli (1981), as written by Wahr et al. (1998), eq. 32-34.
 
 import numpy as np
 
-from .constants import R_EARTH
+from gravsep.constants import R_EARTH
 
 
 def half_width_km(nmax_flt):

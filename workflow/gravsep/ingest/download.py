@@ -1,10 +1,11 @@
 """Download of one ESA ESM archive from an FTP server, with retry, resume and checks.
 
-The transfer goes to ``dest + ".part"``; a dropped connection or a timeout is retried with
-exponential backoff and the transfer resumes with ``REST`` from the size of the ``.part``.
-When the ``.part`` has the size that the server announced (``SIZE``) and its whole gzip stream
-reads without error, it is renamed to ``dest`` (``os.replace``, atomic): ``dest`` exists only
-when complete. Permanent errors (5xx replies: missing file, refused login) are not retried.
+The transfer goes to ``.tmp-<name>`` beside ``dest`` (:func:`gravsep.atomic.temporary_path`);
+a dropped connection or a timeout is retried with exponential backoff and the transfer resumes
+with ``REST`` from the size of that partial file. When the partial file has the size that the
+server announced (``SIZE``) and its whole gzip stream reads without error, it is renamed to
+``dest`` (``os.replace``, atomic): ``dest`` exists only when complete. Permanent errors (5xx
+replies: missing file, refused login) are not retried.
 The password is never logged; logs name ``user@host`` only.
 """
 
@@ -17,7 +18,9 @@ import time
 import zlib
 from pathlib import Path
 
-log = logging.getLogger("gravsep.download")
+from gravsep.atomic import temporary_path
+
+log = logging.getLogger("gravsep.ingest.download")
 
 BLOCKSIZE = 1 << 16
 LOG_EVERY_S = 5.0  # at most one progress line per this many seconds
@@ -146,11 +149,11 @@ def download(
     ------
     DownloadError
         Missing file or folder, refused login, other 5xx replies, too many failed attempts,
-        a size mismatch or corrupt gzip data. Nothing is left at ``dest`` nor at the ``.part``
-        file, except after transient failures, where the ``.part`` is kept to resume from.
+        a size mismatch or corrupt gzip data. Nothing is left at ``dest`` nor at the partial
+        file, except after transient failures, where the partial file is kept to resume from.
     """
     dest = Path(dest)
-    part = dest.with_name(dest.name + ".part")
+    part = temporary_path(dest)  # kept after transient failures, to resume from
     dest.parent.mkdir(parents=True, exist_ok=True)
     remote = posixpath.join(directory or "/", filename)
     where = f"ftp://{user}@{host}:{port}{'' if remote.startswith('/') else '/'}{remote}"
@@ -203,7 +206,7 @@ def download(
 
 
 def _attempt(host, port, directory, filename, part, user, password, timeout, where, progress):
-    """One connection: log in, SIZE, RETR (with REST from the .part size). Returns the size."""
+    """One connection: log in, SIZE, RETR (REST from the partial file's size); returns the size."""
     log.info("connecting to %s@%s:%s", user, host, port)
     ftp = ftplib.FTP(timeout=timeout)
     ok = False

@@ -11,14 +11,14 @@ import calendar
 import gzip
 import io
 import re
-import shutil
 import tarfile
 import zlib
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from .constants import EPOCH_HOURS
+from gravsep.atomic import atomic_output
+from gravsep.constants import EPOCH_HOURS
 
 ARCHIVE_RE = re.compile(r"^mtm_(?P<year>\d{4})_(?P<letter>[A-Z])\.tar\.gz$")
 MEMBER_RE = re.compile(r"^mtmshc_(?P<letter>[A-Z])_(?P<date>\d{8})_(?P<hour>\d{2})\.180$")
@@ -96,8 +96,9 @@ def unpack_archive(archive, dest, letter, year):
     archive : path-like
         ``mtm_<YEAR>_<C>.tar.gz``.
     dest : path-like
-        Folder to create; it must not exist. The files are written into ``dest.partial`` and
-        the folder is renamed to ``dest`` when every check has passed.
+        Folder to create (replaced if it exists). The files are written into a temporary
+        folder beside it (:mod:`gravsep.atomic`), renamed to ``dest`` when every check has
+        passed.
     letter, year : str, int
         What the archive must hold.
 
@@ -113,11 +114,8 @@ def unpack_archive(archive, dest, letter, year):
         epoch. Nothing is left at ``dest``.
     """
     archive, dest = Path(archive), Path(dest)
-    partial = dest.with_name(dest.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
     seen = {}
-    try:
+    with atomic_output(dest, directory=True) as partial:
         try:
             tar = tarfile.open(archive, mode="r:gz")
         except (tarfile.TarError, OSError, EOFError) as err:
@@ -173,12 +171,6 @@ def unpack_archive(archive, dest, letter, year):
             raise ArchiveError(f"{archive}: the archive is empty")
         if missing:
             raise ArchiveError(f"{archive}: {len(missing)} epoch(s) missing, first {missing[0]}")
-        if dest.exists():
-            shutil.rmtree(dest)
-        partial.rename(dest)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
     return sorted(dest.iterdir())
 
 
@@ -222,32 +214,26 @@ def write_tar_gz(path, members, mtime, compresslevel=6):
     list of str
         The member paths, in the order written.
     """
-    path = Path(path)
-    tmp = path.with_name(path.name + ".part")
     names, folders = [], set()
-    try:
-        with (
-            open(tmp, "wb") as raw,
-            gzip.GzipFile(
-                filename="", mode="wb", fileobj=raw, compresslevel=compresslevel, mtime=0
-            ) as gz,
-            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
-        ):
-            for member, data in members:
-                parts = member.split("/")
-                for k in range(1, len(parts)):
-                    folder = "/".join(parts[:k])
-                    if folder not in folders:
-                        folders.add(folder)
-                        info = tarfile.TarInfo(folder)
-                        info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, mtime
-                        tar.addfile(info)
-                info = tarfile.TarInfo(member)
-                info.size, info.mode, info.mtime = len(data), 0o644, mtime
-                tar.addfile(info, io.BytesIO(data))
-                names.append(member)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with (
+        atomic_output(path) as tmp,
+        open(tmp, "wb") as raw,
+        gzip.GzipFile(
+            filename="", mode="wb", fileobj=raw, compresslevel=compresslevel, mtime=0
+        ) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        for member, data in members:
+            parts = member.split("/")
+            for k in range(1, len(parts)):
+                folder = "/".join(parts[:k])
+                if folder not in folders:
+                    folders.add(folder)
+                    info = tarfile.TarInfo(folder)
+                    info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, mtime
+                    tar.addfile(info)
+            info = tarfile.TarInfo(member)
+            info.size, info.mode, info.mtime = len(data), 0o644, mtime
+            tar.addfile(info, io.BytesIO(data))
+            names.append(member)
     return names

@@ -27,7 +27,7 @@ pca
 import h5py
 import numpy as np
 
-from .grids import area_weights
+from gravsep.harmonics.grids import area_weights
 
 
 def _as_str_list(values):
@@ -84,7 +84,7 @@ def training_statistics(
     Parameters
     ----------
     dataset_h5 : path-like
-        Dataset file (layout in :mod:`gravsep.evaluation`).
+        Dataset file (layout in :mod:`gravsep.evaluation.evaluate`).
     years : iterable of int, optional
         Years to use; default the file's ``train_years``.
     chunk : int
@@ -223,9 +223,9 @@ def eof_statistics(dataset_h5, years=None, n_eofs=10, variance_fraction=0.99, ch
 
     Each year's targets are mapped back to the ``numt`` windows of the year (inverse
     sampling, random mixing undone, time resampled from ``dim`` steps back to ``numt``, as
-    :func:`gravsep.evaluation.read_cube` does for the evaluation), so the EOFs are learned on
-    the same kind of field the baseline is applied to. All training windows of all components
-    are held in memory: ``C * sum(numt) * lat * lon * 4`` bytes (about 1.6 GB for three
+    :func:`~gravsep.evaluation.evaluate.read_cube` does for the evaluation), so the EOFs are
+    learned on the same kind of field the baseline is applied to. All training windows of all
+    components are held in memory: ``C * sum(numt) * lat * lon * 4`` bytes (about 1.6 GB for three
     components, ten years of weekly windows and a 512 x 512 grid).
 
     Per component the time mean of every pixel is removed and the area-weighted EOFs are
@@ -236,7 +236,7 @@ def eof_statistics(dataset_h5, years=None, n_eofs=10, variance_fraction=0.99, ch
     Parameters
     ----------
     dataset_h5 : path-like
-        Dataset file (layout in :mod:`gravsep.evaluation`).
+        Dataset file (layout in :mod:`gravsep.evaluation.evaluate`).
     years : iterable of int, optional
         Years to use; default the file's ``train_years``.
     n_eofs : int
@@ -256,7 +256,7 @@ def eof_statistics(dataset_h5, years=None, n_eofs=10, variance_fraction=0.99, ch
         time series [m^2]; ``eof_explained`` (C,) fraction of the variance the kept EOFs
         explain; ``eof_lat`` (lat,) [degrees]; ``eof_windows`` number of training windows.
     """
-    from .evaluation import read_cube  # evaluation imports this module
+    from gravsep.evaluation.evaluate import read_cube  # evaluation imports this module
 
     with h5py.File(dataset_h5, "r") as f:
         components = _as_str_list(f.attrs["components"])

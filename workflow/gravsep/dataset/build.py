@@ -17,14 +17,15 @@ root attributes: ``components``, ``sampling``, ``dim``, ``dim_global``, ``nmax``
 """
 
 import json
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from . import filtering, grids, sampling, units
+from gravsep.atomic import atomic_output
+from gravsep.dataset import sampling
+from gravsep.harmonics import filtering, grids, units
 
 
 def regional_window(lat, lon, lat_range, lon_range):
@@ -104,7 +105,7 @@ def _window_mid(path):
 
 
 def _time_weights(n_in, n_out):
-    """``lo``, ``frac`` of :func:`gravsep.sampling.resample_time` (same arithmetic)."""
+    """``lo``, ``frac`` of :func:`gravsep.dataset.sampling.resample_time` (same arithmetic)."""
     if n_in == 1:
         return np.zeros(n_out, dtype=int), np.zeros(n_out), True
     pos = np.linspace(0.0, n_in - 1.0, n_out)
@@ -216,7 +217,7 @@ def build_dataset(stores, out, components, years, split, nmax_flt, unit, extent,
     extent : dict
         ``{"type": "global"}`` or ``{"type": "regional", "lat": [a, b], "lon": [c, d]}``.
     samp : str
-        Sampling (see :mod:`gravsep.sampling`).
+        Sampling (see :mod:`gravsep.dataset.sampling`).
     random_samples : bool
         Replace the ``dim`` samples of a year by ``2*dim`` random combinations.
     seed : int
@@ -231,8 +232,6 @@ def build_dataset(stores, out, components, years, split, nmax_flt, unit, extent,
         raise ValueError(f"dtype must be a floating type, got {dtype}")
     sampling._order(samp)
     out = Path(out)
-    tmp = out.with_name(out.name + ".part")
-    out.parent.mkdir(parents=True, exist_ok=True)
     first = stores[(components[0], years[0])]
     with h5py.File(first, "r") as f:
         nmax = int(f.attrs["nmax"])
@@ -248,69 +247,64 @@ def build_dataset(stores, out, components, years, split, nmax_flt, unit, extent,
     n_comp = len(components)
     n_samples = 2 * dim if random_samples else dim
     block = max(1, min(n_samples, BLOCK_BYTES // (8 * dim * dim * n_comp)))
-    try:
-        with h5py.File(tmp, "w") as h:
-            h.attrs.update(
-                components=list(components), sampling=samp, dim=dim, dim_global=dim_global,
-                nmax=nmax, nmax_flt=int(nmax_flt), unit=unit, extent=json.dumps(extent),
-                row0=row0, col0=col0, random_samples=bool(random_samples),
-                train_years=list(split["train_years"]),
-                validation_years=list(split["validation_years"]),
-                test_years=list(split["test_years"]),
+    with atomic_output(out) as tmp, h5py.File(tmp, "w") as h:
+        h.attrs.update(
+            components=list(components), sampling=samp, dim=dim, dim_global=dim_global,
+            nmax=nmax, nmax_flt=int(nmax_flt), unit=unit, extent=json.dumps(extent),
+            row0=row0, col0=col0, random_samples=bool(random_samples),
+            train_years=list(split["train_years"]),
+            validation_years=list(split["validation_years"]),
+            test_years=list(split["test_years"]),
+        )  # fmt: skip
+        h["lat"] = lat[row0 : row0 + dim]
+        h["lon"] = lon[col0 : col0 + dim]
+        h["lat"].attrs["units"] = h["lon"].attrs["units"] = "degrees"
+        if g is not None:
+            h["random/g"] = g
+            h["random/g_pinv"] = g_pinv
+        for year in years:
+            wins, mids = [], []
+            for comp in components:
+                mid, cs = _window_mid(stores[(comp, year)])
+                full = component_grids(cs, nmax_flt, dim_global, unit)
+                del cs
+                if dim != dim_global:
+                    full = np.ascontiguousarray(full[:, row0 : row0 + dim, col0 : col0 + dim])
+                wins.append(full)
+                mids.append(mid)
+                del full
+            numt = min(w.shape[0] for w in wins)
+            wins = [w[:numt] for w in wins]
+            lo, frac, same = _time_weights(numt, dim)
+            grp = h.create_group(f"years/{year}")
+            grp.attrs["numt"] = numt
+            target = grp.create_dataset(
+                "target", shape=(n_samples, dim, dim, n_comp), dtype=dtype,
+                chunks=(1, dim, dim, n_comp),
             )  # fmt: skip
-            h["lat"] = lat[row0 : row0 + dim]
-            h["lon"] = lon[col0 : col0 + dim]
-            h["lat"].attrs["units"] = h["lon"].attrs["units"] = "degrees"
-            if g is not None:
-                h["random/g"] = g
-                h["random/g_pinv"] = g_pinv
-            for year in years:
-                wins, mids = [], []
-                for comp in components:
-                    mid, cs = _window_mid(stores[(comp, year)])
-                    full = component_grids(cs, nmax_flt, dim_global, unit)
-                    del cs
-                    if dim != dim_global:
-                        full = np.ascontiguousarray(full[:, row0 : row0 + dim, col0 : col0 + dim])
-                    wins.append(full)
-                    mids.append(mid)
-                    del full
-                numt = min(w.shape[0] for w in wins)
-                wins = [w[:numt] for w in wins]
-                lo, frac, same = _time_weights(numt, dim)
-                grp = h.create_group(f"years/{year}")
-                grp.attrs["numt"] = numt
-                target = grp.create_dataset(
-                    "target", shape=(n_samples, dim, dim, n_comp), dtype=dtype,
-                    chunks=(1, dim, dim, n_comp),
-                )  # fmt: skip
-                inp = grp.create_dataset(
-                    "input", shape=(n_samples, dim, dim), dtype=dtype, chunks=(1, dim, dim)
-                )
-                with _Writer() as writer:
-                    for s0 in range(0, n_samples, block):
-                        sel = slice(s0, min(n_samples, s0 + block))
-                        mixing = None if g is None else g[sel]
-                        t = np.empty((sel.stop - s0, dim, dim, n_comp), dtype=dtype)
-                        total = None
-                        for c, win in enumerate(wins):
-                            part = _block_samples(win, samp, lo, frac, same, sel, mixing)
-                            t[..., c] = part
-                            if total is None:
-                                total = part
-                            else:
-                                total += part  # the input: the sum in float64
-                            del part
-                        writer.put(target, sel, t)
-                        writer.put(inp, sel, total.astype(dtype, copy=False))
-                        del t, total
-                del wins
-                mid = mids[0][:numt]
-                grp["time"] = mid
-                grp["time"].attrs["units"] = "seconds since 1970-01-01 00:00:00 UTC"
-                t = mid.astype("datetime64[s]")
-                grp["doy"] = (t - t.astype("datetime64[Y]")) / np.timedelta64(1, "D") + 1.0
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+            inp = grp.create_dataset(
+                "input", shape=(n_samples, dim, dim), dtype=dtype, chunks=(1, dim, dim)
+            )
+            with _Writer() as writer:
+                for s0 in range(0, n_samples, block):
+                    sel = slice(s0, min(n_samples, s0 + block))
+                    mixing = None if g is None else g[sel]
+                    t = np.empty((sel.stop - s0, dim, dim, n_comp), dtype=dtype)
+                    total = None
+                    for c, win in enumerate(wins):
+                        part = _block_samples(win, samp, lo, frac, same, sel, mixing)
+                        t[..., c] = part
+                        if total is None:
+                            total = part
+                        else:
+                            total += part  # the input: the sum in float64
+                        del part
+                    writer.put(target, sel, t)
+                    writer.put(inp, sel, total.astype(dtype, copy=False))
+                    del t, total
+            del wins
+            mid = mids[0][:numt]
+            grp["time"] = mid
+            grp["time"].attrs["units"] = "seconds since 1970-01-01 00:00:00 UTC"
+            t = mid.astype("datetime64[s]")
+            grp["doy"] = (t - t.astype("datetime64[Y]")) / np.timedelta64(1, "D") + 1.0

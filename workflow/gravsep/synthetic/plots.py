@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .constants import LETTERS
-from .synthetic import LETTER_ORDER, epoch_coefficients, grid_modes, model_epochs
-from .units import stokes_to_ewh
+from gravsep.constants import LETTERS
+from gravsep.harmonics.units import stokes_to_ewh
+from gravsep.synthetic.model import LETTER_ORDER, epoch_coefficients, grid_modes, model_epochs
 
 #: Display unit per letter: (name, factor from metres).
 UNITS = {"A": ("cm", 100.0), "O": ("cm", 100.0), "H": ("cm", 100.0), "I": ("cm", 100.0),
@@ -37,7 +37,7 @@ def year_fields(model, letter, year=None, epoch=None, dim=None):
 
     Parameters
     ----------
-    model : gravsep.synthetic.SyntheticModel
+    model : gravsep.synthetic.model.SyntheticModel
     letter : str
     year : int, optional
         Default: the first year of the model.
@@ -74,7 +74,7 @@ def year_fields(model, letter, year=None, epoch=None, dim=None):
 
 
 def _edges(dim):
-    from .grids import lat_lon
+    from gravsep.harmonics.grids import lat_lon
 
     lat, lon = lat_lon(dim)
     d = 180.0 / dim
@@ -88,7 +88,7 @@ def plot_component_maps(model, path, natural_earth=None, year=None, dim=None, le
 
     Parameters
     ----------
-    model : gravsep.synthetic.SyntheticModel
+    model : gravsep.synthetic.model.SyntheticModel
     path : path-like
         PNG to write.
     natural_earth : path-like, optional

@@ -36,7 +36,7 @@ Total loss::
 import numpy as np
 import tensorflow as tf
 
-from gravsep.sampling import TIME_AXIS
+from gravsep.dataset.sampling import TIME_AXIS
 
 #: Lower bound of every loss normalisation (method note §4).
 NORM_FLOOR = 0.01

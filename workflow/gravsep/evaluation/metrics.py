@@ -3,7 +3,7 @@
 All functions take cubes whose last three axes are ``(lat, lon, t)`` (any leading axes, e.g.
 components, are kept) in metres of EWH and the grid latitudes in degrees. Grid cells of one
 row have equal area, so only the latitude needs a weight: the relative row area
-:func:`gravsep.grids.area_weights` (cos(lat), summing to 1).
+:func:`gravsep.harmonics.grids.area_weights` (cos(lat), summing to 1).
 
 Differences from the reference (method note §8)
 -----------------------------------------------
@@ -17,7 +17,7 @@ from itertools import combinations
 
 import numpy as np
 
-from .grids import area_weights
+from gravsep.harmonics.grids import area_weights
 
 
 def _mean_square(cube):

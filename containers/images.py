@@ -6,9 +6,9 @@ Dockerfiles and, where apptainer or singularity is installed, builds the images.
 
 Command line::
 
-    python -m gravsep.containers dockerfile containers/cpu.def [-o containers/cpu.Dockerfile]
-    python -m gravsep.containers build containers/cpu.def gravsep-cpu.sif
-    python -m gravsep.containers check            # each image installs what pyproject declares
+    python containers/images.py dockerfile containers/cpu.def [-o containers/cpu.Dockerfile]
+    python containers/images.py build containers/cpu.def gravsep-cpu.sif
+    python containers/images.py check            # each image installs what pyproject declares
 """
 
 import argparse
@@ -118,7 +118,7 @@ def build(definition, image, sudo=False):
     if not (shutil.which("apptainer") or shutil.which("singularity")):
         raise RuntimeError(
             "building needs apptainer or singularity on PATH (https://apptainer.org); "
-            f"Docker/Podman users: python -m gravsep.containers dockerfile {definition}"
+            f"Docker/Podman users: python containers/images.py dockerfile {definition}"
         )
     from spython.main import Client
 
@@ -127,7 +127,7 @@ def build(definition, image, sudo=False):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m gravsep.containers",
+        prog="python containers/images.py",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

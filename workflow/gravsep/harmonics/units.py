@@ -6,7 +6,7 @@ coefficients ``EWH_nm = (2n+1) / (1+k'_n) * R * rho_ave / (3 rho_w) * C_nm``.
 
 import numpy as np
 
-from .constants import LOVE_DEGREES, LOVE_K, R_EARTH, RHO_EARTH, RHO_WATER
+from gravsep.constants import LOVE_DEGREES, LOVE_K, R_EARTH, RHO_EARTH, RHO_WATER
 
 
 def load_love_numbers(nmax):

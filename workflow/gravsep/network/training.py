@@ -63,6 +63,8 @@ import h5py
 import numpy as np
 import yaml
 
+from gravsep.atomic import atomic_output
+
 #: Keys of a model's ``training`` configuration that :func:`train` needs.
 TRAINING_KEYS = (
     "seed", "epochs", "min_epochs", "patience", "batch_size", "learning_rate", "beta_1",
@@ -73,36 +75,10 @@ EARLY_STOPPING = ("validation_year", "random_sample")
 SPLITS = ("train", "validation", "test")
 _STATE_VERSION = 1
 
-log = logging.getLogger("gravsep.training")
+log = logging.getLogger("gravsep.network.training")
 
 
 # --------------------------------------------------------------------------- files
-
-
-def _tmp_name(path):
-    """A hidden temporary name next to ``path`` that keeps its suffixes (Keras checks them).
-
-    The name is the same in every process, so a rerun after a kill -9 overwrites (and
-    :func:`atomic_path` first removes) what the killed job left; Snakemake runs one job per
-    output at a time.
-    """
-    path = Path(path)
-    return path.with_name(f".tmp-{path.name}")
-
-
-@contextmanager
-def atomic_path(path):
-    """Yield a temporary path; on success rename it to ``path``, on error remove it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_name(path)
-    tmp.unlink(missing_ok=True)  # left by a killed run
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def read_dataset(path, years=None):
@@ -193,7 +169,7 @@ def compute_scales(x_train, y_train, mode):
 
 
 def _validate(network, training, data):
-    from gravsep import augment, unet
+    from gravsep.network import augment, unet
 
     missing = [k for k in unet.NETWORK_KEYS if k not in network]
     missing += [k for k in TRAINING_KEYS if k not in training]
@@ -288,7 +264,7 @@ def _save_state(state_dir, fingerprint, epoch, model, optimizer, best_weights, i
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / f"epoch-{epoch:05d}.h5"
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["fingerprint"] = fingerprint
         f.attrs["epoch"] = epoch
         f.attrs["info"] = json.dumps(_plain(info))
@@ -555,9 +531,9 @@ class Trainer:
         import keras
         import tensorflow as tf
 
-        from gravsep import augment
-        from gravsep.losses import SeparationLoss
-        from gravsep.unet import build_unet
+        from gravsep.network import augment
+        from gravsep.network.losses import SeparationLoss
+        from gravsep.network.unet import build_unet
 
         self.dataset_h5 = Path(dataset_h5)
         self.network = _plain(dict(network))
@@ -844,7 +820,7 @@ def train(
     dataset_h5 : path-like
         Dataset file (layout in :func:`read_dataset`).
     network : dict
-        Resolved ``network`` configuration (:func:`gravsep.unet.build_unet`).
+        Resolved ``network`` configuration (:func:`gravsep.network.unet.build_unet`).
     training : dict
         Resolved ``training`` configuration: ``seed``, ``epochs``, ``min_epochs``,
         ``patience``, ``batch_size``, ``learning_rate``, ``beta_1``, ``beta_2``, ``loss_type``,
@@ -970,7 +946,7 @@ def train(
             if monitor < best["value"]:
                 best.update(value=monitor, epoch=epoch, wait=0)
                 best_weights = [w.copy() for w in model.get_weights()]
-                with atomic_path(weights_path) as tmp:
+                with atomic_output(weights_path) as tmp:
                     model.save_weights(tmp)
             else:
                 best["wait"] += 1
@@ -1016,11 +992,11 @@ def train(
         best.update(epoch=epoch)
         best_weights = model.get_weights()
     model.set_weights(best_weights)
-    with atomic_path(weights_path) as tmp:
+    with atomic_output(weights_path) as tmp:
         model.save_weights(tmp)
-    with atomic_path(model_path) as tmp:
+    with atomic_output(model_path) as tmp:
         model.save(tmp)
-    with atomic_path(log_path) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_output(log_path) as tmp, h5py.File(tmp, "w") as f:
         for k, v in history.items():
             f.create_dataset(k, data=np.asarray(v, dtype=np.float64))
         f.attrs["best_epoch"] = int(best["epoch"])
@@ -1056,7 +1032,7 @@ def train(
         },
         "versions": versions(),
     }
-    with atomic_path(params_path) as tmp, open(tmp, "w") as f:
+    with atomic_output(params_path) as tmp, open(tmp, "w") as f:
         yaml.safe_dump(_plain(params), f, sort_keys=False)
     shutil.rmtree(state_dir, ignore_errors=True)
     seconds = time.perf_counter() - t_start

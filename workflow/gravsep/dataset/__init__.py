@@ -1,0 +1,1 @@
+"""Input-target pairs: filtered EWH grids sampled into images (samples.h5)."""

@@ -1,0 +1,1 @@
+"""Evaluation: metrics, baselines, the evaluation run, figures and tables."""

@@ -1,0 +1,1 @@
+"""Exports of separated fields (NetCDF-CF, ICGEM) and of the windows (ICGEM)."""

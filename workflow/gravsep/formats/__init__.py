@@ -1,0 +1,1 @@
+"""File formats: one module owns each kind of file (layout, writer, reader)."""

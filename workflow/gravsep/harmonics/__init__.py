@@ -1,0 +1,1 @@
+"""Spherical harmonics: synthesis and analysis, Gaussian filter, EWH units."""

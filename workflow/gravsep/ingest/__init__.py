@@ -1,0 +1,1 @@
+"""Getting the data in: download, parse once into stores, windows and anomalies."""

@@ -1,0 +1,1 @@
+"""The embedded synthetic Earth-system model and its figures."""
