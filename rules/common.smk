@@ -3,26 +3,14 @@ import os
 import sys
 from pathlib import Path
 
-from snakemake.utils import validate
-
 # The science package lives beside the Snakefile; it is also pip-installed (README).
 sys.path.insert(0, workflow.basedir)
-from gravsep.config import (  # light imports only
-    ConfigError,
-    canonical,
-    check,
-    dataset_id,
-    schema_errors,
-)
+from gravsep.config import ConfigError, canonical, check, dataset_id, validate
 
-_problems = schema_errors(
-    config, Path(workflow.basedir) / "schemas" / "config.schema.yaml"
-)
-if _problems:
-    raise ValueError("config: " + "\n  config: ".join(_problems))
-# fills in the schema's defaults
-validate(config, "../workflow/schemas/config.schema.yaml")
+# The schema (workflow/schemas/config.schema.yaml) is checked once, here: every problem is one
+# line naming the key; then the defaults are filled in and the models resolved.
 try:
+    validate(config)
     MODELS = check(config)
 except ConfigError as err:
     raise ValueError(f"config: {err}") from None

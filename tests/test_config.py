@@ -5,10 +5,18 @@ from pathlib import Path
 
 import pytest
 import yaml
-from gravsep.config import ConfigError, check, dataset_id, deep_merge, resolve_models
+from gravsep.config import (
+    SCHEMA,
+    ConfigError,
+    check,
+    dataset_id,
+    deep_merge,
+    resolve_models,
+    section_options,
+    validate,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 CONFIG = ROOT / "config" / "config.yaml"
 
 
@@ -20,18 +28,14 @@ def raw():
 @pytest.fixture
 def config(raw):
     """The shipped configuration, validated (defaults set)."""
-    validate = pytest.importorskip("snakemake.utils").validate
     cfg = copy.deepcopy(raw)
-    validate(cfg, str(SCHEMA))
+    validate(cfg)
     return cfg
 
 
 def validate_error(cfg):
-    from snakemake.exceptions import WorkflowError
-    from snakemake.utils import validate
-
-    with pytest.raises(WorkflowError) as err:
-        validate(cfg, str(SCHEMA))
+    with pytest.raises(ConfigError) as err:
+        validate(cfg)
     return str(err.value)
 
 
@@ -49,9 +53,7 @@ def test_shipped_config_validates_and_gets_defaults(raw, config):
     # a minimal file gets every default
     minimal = {k: copy.deepcopy(raw[k]) for k in ("data", "defaults", "models")}
     del minimal["data"]["letters"], minimal["data"]["archive_dir"]
-    from snakemake.utils import validate
-
-    validate(minimal, str(SCHEMA))
+    validate(minimal)
     assert minimal["source"] == "synthetic"
     assert minimal["data"]["letters"] == ["A", "O", "H", "I", "S"]
     assert minimal["data"]["archive_dir"] == "resources/esm"
@@ -74,7 +76,7 @@ def test_shipped_config_validates_and_gets_defaults(raw, config):
         (lambda c: c["preprocess"].update(deltat=7), ["deltat", "multiple"]),
         (lambda c: c["preprocess"].update(components=["AX"]), ["components"]),
         (lambda c: c["data"].update(letters=["A", "Q"]), ["letters"]),
-        (lambda c: c["models"].update(x={"network": {"dropout": 1.0}}), ["dropout", "'x'"]),
+        (lambda c: c["models"].update(x={"network": {"dropout": 1.0}}), ["models.x.network.dropout"]),
         (lambda c: c["defaults"]["dataset"].update(sampling="lat_lat"), ["sampling"]),
         (lambda c: c["defaults"]["dataset"].update(storage_dtype="float16"), ["storage_dtype"]),
         (lambda c: c["ftp"].update(port=0), ["port"]),
@@ -83,7 +85,6 @@ def test_shipped_config_validates_and_gets_defaults(raw, config):
     ],
 )
 def test_schema_errors_name_the_key(raw, edit, names):
-    pytest.importorskip("snakemake.utils")
     cfg = copy.deepcopy(raw)
     cfg.setdefault("ftp", {})
     edit(cfg)
@@ -95,13 +96,12 @@ def test_schema_errors_name_the_key(raw, edit, names):
 def test_defaults_reach_models_that_override_the_section(raw):
     """A model that overrides part of a section keeps the other keys of `defaults`, optional
     ones included (the schema must not fill its own defaults into the model's section)."""
-    validate = pytest.importorskip("snakemake.utils").validate
     cfg = copy.deepcopy(raw)
     cfg["defaults"]["dataset"]["storage_dtype"] = "float64"
     cfg["defaults"]["training"]["mixed_precision"] = "on"
     cfg["defaults"]["training"]["xla"] = "off"
     cfg["models"] = {"a": {"dataset": {"sampling": "t_lon"}, "training": {"epochs": 99}}, "b": {}}
-    validate(cfg, str(SCHEMA))
+    validate(cfg)
     models = check(cfg)
     for name in ("a", "b"):
         assert models[name]["dataset"]["storage_dtype"] == "float64"
@@ -111,7 +111,6 @@ def test_defaults_reach_models_that_override_the_section(raw):
 
 
 def test_schema_requires_data(raw):
-    pytest.importorskip("snakemake.utils")
     cfg = copy.deepcopy(raw)
     del cfg["data"]["nmax"]
     assert "nmax" in validate_error(cfg)
@@ -254,3 +253,23 @@ def test_dataset_id(config):
     ids.add(dataset_id(ds, list(reversed(comps))))
     assert len(ids) == 9
     assert dataset_id(models["tlon"]["dataset"], comps) != dataset_id(ds, comps)
+
+
+# ---------------------------------------------------------------- one source of defaults
+
+
+def test_schema_is_packaged_and_reached_from_the_workflow():
+    conventional = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+    assert conventional.resolve() == Path(str(SCHEMA)).resolve()
+    assert yaml.safe_load(conventional.read_text())["definitions"]["training"]
+
+
+def test_section_options_fill_schema_defaults_and_check_values():
+    out = section_options("training", {"seed": 1, "epochs": 2})
+    assert out["mixed_precision"] == "auto" and out["xla"] == "auto"
+    assert out["augmentation"] == {} and out["seed"] == 1
+    assert section_options("dataset", {})["storage_dtype"] == "float32"
+    with pytest.raises(ConfigError, match=r"training\.early_stopping"):
+        section_options("training", {"early_stopping": "sometimes"})
+    with pytest.raises(ConfigError, match=r"models\.m\.training\.epochs"):
+        section_options("training", {"epochs": 0}, where="models.m.training")

@@ -1,15 +1,24 @@
-"""Resolution and cross-key checks of the workflow configuration.
+"""The workflow configuration: schema check, defaults, resolved models, cross-key checks.
 
-The JSON schema (``workflow/schemas/config.schema.yaml``) checks each key on its own; this
-module resolves the named models (``defaults`` overridden by each entry of ``models``) and
-checks what involves several keys. Every error names the key.
+The JSON schema (``gravsep/schemas/config.schema.yaml``, also reached as
+``workflow/schemas/config.schema.yaml``) is the one place where defaults and allowed values
+live. :func:`validate` checks a configuration against it once, with messages that name the
+key, and fills in the defaults of the top-level sections; :func:`resolve_models` merges each
+model over ``defaults`` and then fills in the defaults of the model sections (dataset, network,
+training); :func:`check` adds what involves several keys. The trainer reads the same schema
+(:func:`section_options`), so a default or an allowed value is changed in one file.
 """
 
 import copy
+import functools
 import hashlib
 import json
+from importlib import resources
 
-#: Keys every resolved model must have.
+#: The packaged schema.
+SCHEMA = resources.files("gravsep") / "schemas" / "config.schema.yaml"
+
+#: Keys every resolved model must have (set in ``defaults`` or in the model).
 REQUIRED = {
     "dataset": ["nmax_flt", "unit", "extent", "sampling", "random_samples", "train_years",
                 "validation_years", "test_years"],
@@ -20,14 +29,27 @@ REQUIRED = {
                  "inference_mode"],
 }  # fmt: skip
 
+#: The model sections, each a definition of the schema.
+SECTIONS = tuple(REQUIRED)
 
-#: Keys a resolved model may lack, with their defaults.
-OPTIONAL = [
-    ("dataset", "storage_dtype", "float32"),
-    ("training", "augmentation", {}),
-    ("training", "mixed_precision", "auto"),
-    ("training", "xla", "auto"),
-]
+
+@functools.cache
+def load_schema():
+    """The configuration schema as a dict (read once per process)."""
+    import yaml
+
+    return yaml.safe_load(SCHEMA.read_text())
+
+
+def section_defaults(section):
+    """``{key: default}`` of a model section (``dataset``, ``network``, ``training``)."""
+    props = load_schema()["definitions"][section]["properties"]
+    return {k: copy.deepcopy(v["default"]) for k, v in props.items() if "default" in v}
+
+
+def allowed_values(section, key):
+    """The values the schema allows for ``section.key`` (its ``enum``)."""
+    return list(load_schema()["definitions"][section]["properties"][key]["enum"])
 
 
 class ConfigError(ValueError):
@@ -70,10 +92,11 @@ def resolve_models(config):
                         f"models.{name}.{section}.{key}: missing (set it there or in "
                         f"defaults.{section}.{key})"
                     )
-        # optional keys get their defaults here, not in the schema: a schema default would be
-        # filled into every model's own section and override what `defaults` says
-        for section, key, value in OPTIONAL:
-            model[section].setdefault(key, value)
+        # optional keys get their defaults only now: filled into a model's own section, a
+        # default would override what `defaults` says
+        for section in SECTIONS:
+            for key, value in section_defaults(section).items():
+                model[section].setdefault(key, value)
         models[name] = canonical(model)
     return models
 
@@ -164,7 +187,26 @@ def check(config):
     return models
 
 
-def schema_errors(config, schema_path):
+def _validator(schema):
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _messages(validator, instance, prefix=""):
+    import jsonschema
+
+    messages = []
+    for error in sorted(validator.iter_errors(instance), key=lambda e: list(e.path)):
+        # for oneOf/anyOf, the most specific sub-error says more
+        best = jsonschema.exceptions.best_match([error])
+        path = ".".join(str(p) for p in best.absolute_path)
+        where = ".".join(p for p in (prefix, path) if p) or "(top level)"
+        messages.append(f"{where}: {best.message}")
+    return messages
+
+
+def schema_errors(config):
     """Schema violations of ``config`` as short messages that name the key.
 
     Snakemake's ``validate`` prints the whole schema; this is what a user needs to read.
@@ -175,16 +217,60 @@ def schema_errors(config, schema_path):
         E.g. ``"defaults.training: Additional properties are not allowed ('epocs' was
         unexpected)"``; empty if the config is valid.
     """
-    import jsonschema
-    import yaml
+    return _messages(_validator(load_schema()), dict(config))
 
-    with open(schema_path) as fh:
-        schema = yaml.safe_load(fh)
-    validator = jsonschema.Draft202012Validator(schema)
-    messages = []
-    for error in sorted(validator.iter_errors(dict(config)), key=lambda e: list(e.path)):
-        # for oneOf/anyOf, the most specific sub-error says more
-        best = jsonschema.exceptions.best_match([error])
-        path = ".".join(str(p) for p in best.absolute_path) or "(top level)"
-        messages.append(f"{path}: {best.message}")
-    return messages
+
+def fill_defaults(config, schema=None):
+    """Fill in the ``default`` of every missing key under ``properties``, recursively.
+
+    Definitions reached through ``$ref`` (``defaults``, ``models``) are not entered: their
+    defaults are filled in per resolved model (:func:`resolve_models`).
+    """
+    schema = load_schema() if schema is None else schema
+    for key, sub in schema.get("properties", {}).items():
+        if key not in config and "default" in sub:
+            config[key] = copy.deepcopy(sub["default"])
+        if isinstance(config.get(key), dict) and "properties" in sub:
+            fill_defaults(config[key], sub)
+    return config
+
+
+def validate(config):
+    """Check ``config`` against the schema and fill in its defaults, in place.
+
+    Raises
+    ------
+    ConfigError
+        Every schema violation, one line each, naming the key.
+    """
+    problems = schema_errors(config)
+    if problems:
+        raise ConfigError("\n  config: ".join(problems))
+    return fill_defaults(config)
+
+
+def section_options(section, values, where=None):
+    """A model section with the schema's defaults filled in, checked against the schema.
+
+    What the trainer and other steps call on the section they are given, so that a direct
+    call (tests, benchmarks, notebooks) gets the same defaults and checks as the workflow.
+
+    Parameters
+    ----------
+    section : {"dataset", "network", "training"}
+    values : dict
+    where : str, optional
+        Key prefix for messages; default ``section``.
+
+    Raises
+    ------
+    ConfigError
+        A value the schema does not allow, naming the key.
+    """
+    out = section_defaults(section) | copy.deepcopy(dict(values))
+    schema = load_schema()
+    sub = {"definitions": schema["definitions"], "$ref": f"#/definitions/{section}"}
+    problems = _messages(_validator(sub), out, where or section)
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return out
