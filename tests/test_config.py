@@ -76,7 +76,7 @@ def test_shipped_config_validates_and_gets_defaults(raw, config):
         (lambda c: c["preprocess"].update(deltat=7), ["deltat", "multiple"]),
         (lambda c: c["preprocess"].update(components=["AX"]), ["components"]),
         (lambda c: c["data"].update(letters=["A", "Q"]), ["letters"]),
-        (lambda c: c["models"].update(x={"network": {"dropout": 1.0}}), ["models.x.network.dropout"]),
+        (lambda c: c["models"].update(x={"network": {"dropout": 1.0}}), ["models.x.network"]),
         (lambda c: c["defaults"]["dataset"].update(sampling="lat_lat"), ["sampling"]),
         (lambda c: c["defaults"]["dataset"].update(storage_dtype="float16"), ["storage_dtype"]),
         (lambda c: c["ftp"].update(port=0), ["port"]),
