@@ -56,7 +56,7 @@ def make_inputs(folder, nmax):
         path = folder / f"{comp}_{YEAR}.h5"
         with StoreWriter(path, comp, YEAR, nmax, NWIN, "anomalies", 3.986005e14, 6378137.0) as w:
             w.write(0, cs, start)
-            w.file.create_dataset("time_end", data=start + WEEK)
+            w.set_window_ends(start + WEEK)
         stores[comp] = str(path)
         d = folder / "icgem" / comp
         d.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from gravsep.dataset.sampling import cube_to_samples, mix, random_mixing, resample_time
 from gravsep.evaluation import baselines
+from gravsep.formats.samples import SamplesWriter
 from gravsep.harmonics.grids import lat_lon
 
 COMPONENTS = ["AO", "H", "I"]
@@ -14,20 +15,16 @@ def write_targets(path, cubes, sampling, g=None, g_pinv=None):
     """Minimal dataset file: targets of ``{year: (C, dim, dim, dim) cube}`` as samples."""
     dim = next(iter(cubes.values())).shape[1]
     lat, lon = lat_lon(dim)
-    with h5py.File(path, "w") as f:
-        f.attrs["components"] = COMPONENTS
-        f.attrs["sampling"] = sampling
-        f.attrs["dim"] = dim
-        f.attrs["train_years"] = sorted(cubes)
-        f["lat"], f["lon"] = lat, lon
-        if g_pinv is not None:
-            f["random/g_pinv"] = g_pinv
+    with SamplesWriter(path, components=COMPONENTS, sampling=sampling, lat=lat, lon=lon,
+                       split={"train_years": sorted(cubes)}, dtype=np.float32, g=g,
+                       g_pinv=g_pinv) as w:  # fmt: skip
         for year, cube in cubes.items():
             target = cube_to_samples(cube, sampling)
             if g is not None:
                 target = mix(target, g)
-            f[f"years/{year}/target"] = target.astype(np.float32)
-            f[f"years/{year}/input"] = target.sum(axis=-1).astype(np.float32)
+            inp, tgt = w.add_year(year, cube.shape[-1])
+            tgt[...] = target.astype(np.float32)
+            inp[...] = target.sum(axis=-1).astype(np.float32)
 
 
 def weighted_stats(cubes):

@@ -29,7 +29,7 @@ def make_stores(folder, n_windows):
         path = folder / f"{comp}_{year}.h5"
         with StoreWriter(path, comp, year, NMAX, nw, "anomalies", 3.986e14, 6.378e6) as w:
             w.write(0, cs, start)
-            w.file.create_dataset("time_end", data=start + WEEK)
+            w.set_window_ends(start + WEEK)
         stores[(comp, year)] = path
     return stores
 

@@ -6,9 +6,18 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-from gravsep.dataset.sampling import cube_to_samples, mix, random_mixing, resample_time
+from gravsep.dataset.sampling import (
+    cube_to_samples,
+    mix,
+    random_mixing,
+    read_cube,
+    resample_time,
+)
 from gravsep.evaluation import evaluate as evaluation
 from gravsep.evaluation import figures, tables
+from gravsep.formats.predictions import PredictionsWriter
+from gravsep.formats.samples import Samples, SamplesWriter
+from gravsep.formats.training_log import write_training_log as formats_write_training_log
 from gravsep.harmonics.grids import lat_lon
 
 COMPONENTS = ["AO", "H", "I"]
@@ -38,77 +47,70 @@ def fake_cubes(years, dim=8, numt=6, seed=0):
 
 
 def write_dataset(path, cubes, sampling="lat_lon", split=None, g=None, g_pinv=None):
-    """Dataset file in the layout of :mod:`gravsep.evaluation.evaluate` from window cubes."""
+    """Dataset file (:mod:`gravsep.formats.samples`) from window cubes."""
     split = split or {"train": [2000, 2001], "validation": [2002], "test": [2003]}
     first = next(iter(cubes.values()))
     dim = first.shape[1]
     lat, lon = lat_lon(dim)
-    with h5py.File(path, "w") as f:
-        f.attrs["components"] = COMPONENTS
-        f.attrs["sampling"] = sampling
-        f.attrs["dim"] = dim
-        for name, years in split.items():
-            f.attrs[f"{name}_years"] = years
-        f["lat"], f["lon"] = lat, lon
-        if g_pinv is not None:
-            f["random/g_pinv"] = g_pinv
+    split = {f"{name}_years": years for name, years in split.items()}
+    with SamplesWriter(path, components=COMPONENTS, sampling=sampling, lat=lat, lon=lon,
+                       split=split, dtype=np.float32, g=g, g_pinv=g_pinv) as w:  # fmt: skip
         for year, cube in cubes.items():
             numt = cube.shape[-1]
             target = cube_to_samples(resample_time(cube, dim), sampling)
             if g is not None:
                 target = mix(target, g)
-            grp = f.create_group(f"years/{year}")
-            grp.attrs["numt"] = numt
-            grp["target"] = target.astype(np.float32)
-            grp["input"] = target.sum(axis=-1).astype(np.float32)
+            inp, tgt = w.add_year(year, numt)
+            tgt[...] = target.astype(np.float32)
+            inp[...] = target.sum(axis=-1).astype(np.float32)
             start = np.datetime64(f"{year}-01-04T12", "s").astype(np.int64)
-            grp["time"] = start + 7 * 86400 * np.arange(numt, dtype=np.int64)
+            w.set_times(year, start + 7 * 86400 * np.arange(numt, dtype=np.int64))
 
 
 def write_predictions(path, dataset, noise=0.1, seed=1, years=None):
     """Predictions = targets + relative noise, for the years of ``dataset``."""
     rng = np.random.default_rng(seed)
-    with h5py.File(dataset, "r") as fd, h5py.File(path, "w") as f:
-        f.attrs["components"] = fd.attrs["components"]
-        f.attrs["sampling"] = fd.attrs["sampling"]
-        for year in years or fd["years"]:
-            t = fd[f"years/{year}/target"][()]
-            scale = np.sqrt(np.mean(t**2, axis=(0, 1, 2)))
-            p = t + noise * scale * rng.standard_normal(t.shape)
-            f[f"years/{year}/prediction"] = p.astype(np.float32)
+    with Samples(dataset) as s:
+        split = {f"{k}_years": s.split_years(k) for k in ("train", "validation", "test")}
+        with PredictionsWriter(path, components=s.components, sampling=s.sampling,
+                               model="test", inference_mode="deterministic", batch_size=1,
+                               split=split) as w:  # fmt: skip
+            for year in years or s.years:
+                t = s.read(year)[1]
+                scale = np.sqrt(np.mean(t**2, axis=(0, 1, 2)))
+                p = t + noise * scale * rng.standard_normal(t.shape)
+                w.add_year(year, s.numt(year), p.astype(np.float32))
 
 
 def write_training_log(path, epochs=7, best=5):
     rng = np.random.default_rng(3)
-    with h5py.File(path, "w") as f:
-        f.attrs["components"] = COMPONENTS
-        f.attrs["best_epoch"] = best
-        decay = np.exp(-np.arange(epochs) / 3.0)
-        f["loss"] = 1.0 + decay
-        f["val_loss"] = 1.1 + decay + 0.05 * rng.random(epochs)
-        for s in ("train", "validation", "test"):
-            f[f"rms_{s}"] = 0.01 * (1 + decay[:, None] * rng.random((epochs, 3)))
+    decay = np.exp(-np.arange(epochs) / 3.0)
+    history = {"loss": 1.0 + decay, "val_loss": 1.1 + decay + 0.05 * rng.random(epochs)}
+    for s in ("train", "validation", "test"):
+        history[f"rms_{s}"] = 0.01 * (1 + decay[:, None] * rng.random((epochs, 3)))
+    formats_write_training_log(
+        path, history, best_epoch=best, stopped_epoch=epochs, components=COMPONENTS,
+        early_stopping="validation_year", min_epochs=0, patience=epochs,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("sampling", SAMPLINGS)
 def test_read_cube_identity(sampling):
     cube = np.random.default_rng(0).standard_normal((3, 8, 8, 8)).astype(np.float32)
     samples = cube_to_samples(cube, sampling)
-    np.testing.assert_array_equal(evaluation.read_cube(samples, sampling, 8, chunk=3), cube)
-    np.testing.assert_array_equal(
-        evaluation.read_cube(samples[..., 1], sampling, 8, chunk=5), cube[1]
-    )
+    np.testing.assert_array_equal(read_cube(samples, sampling, 8, chunk=3), cube)
+    np.testing.assert_array_equal(read_cube(samples[..., 1], sampling, 8, chunk=5), cube[1])
 
 
 @pytest.mark.parametrize("sampling", SAMPLINGS)
 def test_read_cube_resamples_time(sampling):
     cube = np.random.default_rng(1).standard_normal((2, 8, 8, 8)).astype(np.float32)
     samples = cube_to_samples(cube, sampling)
-    got = evaluation.read_cube(samples, sampling, 5, chunk=3)
+    got = read_cube(samples, sampling, 5, chunk=3)
     np.testing.assert_allclose(got, resample_time(cube, 5), rtol=1e-5, atol=1e-6)
     # windows -> network steps -> windows is exact at the end points
     windows = np.random.default_rng(2).standard_normal((2, 8, 8, 5)).astype(np.float32)
-    back = evaluation.read_cube(cube_to_samples(resample_time(windows, 8), sampling), sampling, 5)
+    back = read_cube(cube_to_samples(resample_time(windows, 8), sampling), sampling, 5)
     np.testing.assert_allclose(back[..., [0, -1]], windows[..., [0, -1]], rtol=1e-5, atol=1e-6)
 
 
@@ -116,7 +118,7 @@ def test_read_cube_unmixes():
     cube = np.random.default_rng(3).standard_normal((2, 8, 8, 8)).astype(np.float32)
     g, g_pinv = random_mixing(8, 16, seed=4)
     mixed = mix(cube_to_samples(cube, "t_lon"), g)
-    got = evaluation.read_cube(mixed, "t_lon", 8, g_pinv=g_pinv, chunk=5)
+    got = read_cube(mixed, "t_lon", 8, g_pinv=g_pinv, chunk=5)
     np.testing.assert_allclose(got, cube, rtol=1e-4, atol=1e-5)
 
 

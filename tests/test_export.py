@@ -8,10 +8,12 @@ import tarfile
 import h5py
 import numpy as np
 import pytest
-from gravsep.dataset.sampling import cube_to_samples, mix, random_mixing, resample_time
-from gravsep.evaluation.evaluate import read_cube
+from gravsep.dataset.sampling import cube_to_samples, mix, random_mixing, read_cube, resample_time
 from gravsep.export import separated as export
+from gravsep.formats.evaluation import write_evaluation
 from gravsep.formats.icgem import read_icgem
+from gravsep.formats.predictions import PredictionsWriter
+from gravsep.formats.samples import SamplesWriter
 from gravsep.harmonics.grids import analyze, lat_lon, synthesize
 from gravsep.harmonics.units import stokes_to_ewh
 
@@ -49,32 +51,30 @@ def write_case(tmp_path, sampling="lat_lon", noise=0.0, mixing=False, seed=0):
         s = cube_to_samples(resample_time(cube, DIM), sampling)
         return (s if g is None else mix(s, g)).astype(np.float32)
 
-    with h5py.File(dataset, "w") as f:
-        f.attrs.update(
-            components=COMPONENTS, sampling=sampling, dim=DIM, dim_global=DIM, nmax=NMAX,
-            nmax_flt=5, unit="EWH", train_years=[2001], validation_years=[2002],
-            test_years=[2003],
-        )  # fmt: skip
-        f["lat"], f["lon"] = lat, lon
-        if g is not None:
-            f["random/g"], f["random/g_pinv"] = g, g_pinv
-        grp = f.create_group("years/2003")
-        grp.attrs["numt"] = NUMT
-        grp["target"] = samples(truth)
-        grp["input"] = samples(truth).sum(axis=-1)
+    split = {"train_years": [2001], "validation_years": [2002], "test_years": [2003]}
+    with SamplesWriter(dataset, components=COMPONENTS, sampling=sampling, lat=lat, lon=lon,
+                       split=split, dtype=np.float32, g=g, g_pinv=g_pinv, dim_global=DIM,
+                       nmax=NMAX, nmax_flt=5, unit="EWH") as w:  # fmt: skip
+        inp, target = w.add_year(2003, NUMT)
+        target[...] = samples(truth)
+        inp[...] = samples(truth).sum(axis=-1)
         t0 = np.datetime64("2003-01-04T12", "s").astype(np.int64)
-        grp["time"] = t0 + 7 * 86400 * np.arange(NUMT, dtype=np.int64)
-    with h5py.File(predictions, "w") as f:
-        f.attrs["components"] = COMPONENTS
-        f.attrs["sampling"] = sampling
-        f["years/2003/prediction"] = samples(pred_cube)
+        w.set_times(2003, t0 + 7 * 86400 * np.arange(NUMT, dtype=np.int64))
+    with PredictionsWriter(
+        predictions,
+        components=COMPONENTS,
+        sampling=sampling,
+        model="m1",
+        inference_mode="deterministic",
+        batch_size=1,
+        split=split,
+    ) as w:
+        w.add_year(2003, NUMT, samples(pred_cube))
     evaluation = tmp_path / "evaluation.h5"
-    with h5py.File(evaluation, "w") as f:
-        f.attrs["labels"] = COMPONENTS + ["sum"]
-        f.attrs["year"] = 2003
-        f.attrs["best_epoch"] = 4
-        f["relative_rms/unet"] = np.array([0.1, 0.2, 0.3, 0.15])
-        f["relative_rms/zero"] = np.ones(4)
+    write_evaluation(
+        evaluation, {"labels": COMPONENTS + ["sum"], "year": 2003, "best_epoch": 4},
+        {"relative_rms/unet": np.array([0.1, 0.2, 0.3, 0.15]), "relative_rms/zero": np.ones(4)},
+    )  # fmt: skip
     # what the export should contain: the stored samples mapped back to the windows
     with h5py.File(dataset, "r") as fd, h5py.File(predictions, "r") as fp:
         expect = {

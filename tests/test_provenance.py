@@ -8,6 +8,7 @@ import subprocess
 import pytest
 import yaml
 from gravsep import provenance as prov
+from gravsep.plain import plain
 
 rocrate = pytest.importorskip("rocrate.rocrate")
 
@@ -110,7 +111,7 @@ def test_provenance_record_and_page(fake_run, tmp_path):
     cfg = prov.config_record({"data": {"nmax": 15}}, {"latlon": {}}, {"latlon": "ds-1"})
     assert {"config", "resolved_models", "model_datasets", "code", "python", "platform",
             "packages"} <= set(cfg)  # fmt: skip
-    page = prov.provenance_html(prov._plain(cfg), record, crate="results/ro-crate-metadata.json")
+    page = prov.provenance_html(plain(cfg), record, crate="results/ro-crate-metadata.json")
     assert page.startswith("<!DOCTYPE html>")
     for text in [*sums.values(), "docker://example/gravsep-cpu:1", "metrics_table", "nmax: 15",
                  "ro-crate-metadata.json", cfg["packages"]["numpy"]]:  # fmt: skip

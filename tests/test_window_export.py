@@ -23,7 +23,7 @@ def anomalies(tmp_path):
     windows = tmp_path / "windows.h5"
     with StoreWriter(windows, "AO", 1996, NMAX, len(cs), "windows", 3.9e14, 6.4e6) as w:
         w.write(0, cs, to_seconds(start))
-        w.file.create_dataset("time_end", data=to_seconds(end))
+        w.set_window_ends(to_seconds(end))
     out = tmp_path / "AO_1996.h5"
     remove_yearly_mean(windows, out)
     return out, start, end, cs - cs.mean(axis=0)

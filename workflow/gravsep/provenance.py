@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from gravsep.atomic import write_text
+from gravsep.plain import plain
 
 #: Packages whose versions are recorded.
 PACKAGES = ["gravsep", "numpy", "h5py", "pyshtools", "tensorflow", "tensorflow-cpu", "keras",
@@ -68,7 +69,7 @@ def code_version(path=None):
 def write_config_record(path, config, models, datasets):
     """Write the configuration, each model's resolved definition and the software versions."""
     record = config_record(config, models, datasets)
-    write_text(path, yaml.safe_dump(_plain(record), sort_keys=False))
+    write_text(path, yaml.safe_dump(plain(record), sort_keys=False))
     return record
 
 
@@ -83,15 +84,6 @@ def config_record(config, models, datasets):
         "platform": platform.platform(),
         "packages": package_versions(),
     }
-
-
-def _plain(obj):
-    """Snakemake's config objects as plain dicts and lists for YAML."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    return obj
 
 
 # --- checksums, runtimes and the run's record --------------------------------------------------
@@ -188,10 +180,10 @@ def earliest_start(bench_dir, exclude=()):
 def write_provenance_record(path, containers, checksums, runtimes, extra=None):
     """Write containers, archive checksums and per-rule runtimes (and ``extra``) as YAML."""
     record = {
-        "containers": _plain(containers),
+        "containers": plain(containers),
         "archives": {"sha256": dict(checksums)},
-        "runtimes": _plain(runtimes),
-        **_plain(extra or {}),
+        "runtimes": plain(runtimes),
+        **plain(extra or {}),
     }
     write_text(path, yaml.safe_dump(record, sort_keys=False))
     return record

@@ -14,6 +14,7 @@ sm = snakemake
 log = runlog.setup(sm.log[0])
 
 from gravsep import provenance as prov
+from gravsep.plain import plain
 
 p, out = sm.params, sm.output
 crate_root = Path(out.crate).parent  # the metadata file lies in the crate's root
@@ -34,7 +35,7 @@ log.info("wrote %s (%d archives, %d rules)", out.record, len(checksums), len(run
 
 snapshot = prov.snapshot_files(sm.input.workflow, p.repo, out.snapshot)
 configs = prov.snapshot_files(sm.input.configfiles, p.repo, out.snapshot)
-prov.write_provenance_html(out.html, prov._plain(record), provenance, crate=out.crate)
+prov.write_provenance_html(out.html, plain(record), provenance, crate=out.crate)
 
 hashes = {a: checksums[Path(a).name] for a in sm.input.archives}
 hashes.update({str(c): prov.sha256_file(c) for c in configs})

@@ -4,27 +4,16 @@ Per component and window: Gaussian filter, conversion to equivalent water height
 on the Driscoll-Healy grid, optional regional cut-out; per year: the lat-lon-t cube resampled
 in time to ``dim`` steps, turned into samples; the input is the sum of the targets.
 
-File layout (``samples.h5``)
-----------------------------
-root attributes: ``components``, ``sampling``, ``dim``, ``dim_global``, ``nmax``,
-``nmax_flt``, ``unit``, ``extent``, ``row0``, ``col0``, ``random_samples``,
-``train_years``, ``validation_years``, ``test_years``
-``/lat`` (dim,), ``/lon`` (dim,) [degrees]
-``/years/<YYYY>/input`` (S, dim, dim) and ``/target`` (S, dim, dim, C) [m EWH]
-``/years/<YYYY>/time`` (numt,) window mid-epochs [s since 1970], ``doy`` (numt,) day of year
-``/years/<YYYY>`` attribute ``numt`` (windows in the year)
-``/random/g``, ``/random/g_pinv`` where random samples are on: samples are ``g @ samples``.
+The file layout is owned by :mod:`gravsep.formats.samples`.
 """
 
-import json
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-import h5py
 import numpy as np
 
-from gravsep.atomic import atomic_output
 from gravsep.dataset import sampling
+from gravsep.formats.samples import SamplesWriter
+from gravsep.formats.store import Store
 from gravsep.harmonics import filtering, grids, units
 
 
@@ -100,8 +89,8 @@ def component_cube(cs_stokes, nmax_flt, dim, unit="EWH"):
 
 
 def _window_mid(path):
-    with h5py.File(path, "r") as f:
-        return (f["time"][:] + f["time_end"][:]) // 2, f["cs"][:]
+    with Store(path) as f:
+        return f.window_mids(), f.cs[:]
 
 
 def _time_weights(n_in, n_out):
@@ -231,10 +220,8 @@ def build_dataset(stores, out, components, years, split, nmax_flt, unit, extent,
     if dtype.kind != "f":
         raise ValueError(f"dtype must be a floating type, got {dtype}")
     sampling._order(samp)
-    out = Path(out)
-    first = stores[(components[0], years[0])]
-    with h5py.File(first, "r") as f:
-        nmax = int(f.attrs["nmax"])
+    with Store(stores[(components[0], years[0])]) as f:
+        nmax = f.nmax
     dim_global = grids.grid_size(nmax)
     lat, lon = grids.lat_lon(dim_global)
     if extent.get("type", "global") == "regional":
@@ -244,67 +231,59 @@ def build_dataset(stores, out, components, years, split, nmax_flt, unit, extent,
     g = g_pinv = None
     if random_samples:
         g, g_pinv = sampling.random_mixing(dim, 2 * dim, seed)
-    n_comp = len(components)
-    n_samples = 2 * dim if random_samples else dim
-    block = max(1, min(n_samples, BLOCK_BYTES // (8 * dim * dim * n_comp)))
-    with atomic_output(out) as tmp, h5py.File(tmp, "w") as h:
-        h.attrs.update(
-            components=list(components), sampling=samp, dim=dim, dim_global=dim_global,
-            nmax=nmax, nmax_flt=int(nmax_flt), unit=unit, extent=json.dumps(extent),
-            row0=row0, col0=col0, random_samples=bool(random_samples),
-            train_years=list(split["train_years"]),
-            validation_years=list(split["validation_years"]),
-            test_years=list(split["test_years"]),
-        )  # fmt: skip
-        h["lat"] = lat[row0 : row0 + dim]
-        h["lon"] = lon[col0 : col0 + dim]
-        h["lat"].attrs["units"] = h["lon"].attrs["units"] = "degrees"
-        if g is not None:
-            h["random/g"] = g
-            h["random/g_pinv"] = g_pinv
+    cut = (slice(row0, row0 + dim), slice(col0, col0 + dim))
+    header = dict(dim_global=dim_global, nmax=nmax, nmax_flt=nmax_flt, unit=unit,
+                  extent=extent, row0=row0, col0=col0)  # fmt: skip
+    with SamplesWriter(out, components=components, sampling=samp, lat=lat[cut[0]],
+                       lon=lon[cut[1]], split=split, dtype=dtype, g=g, g_pinv=g_pinv,
+                       **header) as writer:  # fmt: skip
         for year in years:
-            wins, mids = [], []
-            for comp in components:
-                mid, cs = _window_mid(stores[(comp, year)])
-                full = component_grids(cs, nmax_flt, dim_global, unit)
-                del cs
-                if dim != dim_global:
-                    full = np.ascontiguousarray(full[:, row0 : row0 + dim, col0 : col0 + dim])
-                wins.append(full)
-                mids.append(mid)
-                del full
-            numt = min(w.shape[0] for w in wins)
-            wins = [w[:numt] for w in wins]
-            lo, frac, same = _time_weights(numt, dim)
-            grp = h.create_group(f"years/{year}")
-            grp.attrs["numt"] = numt
-            target = grp.create_dataset(
-                "target", shape=(n_samples, dim, dim, n_comp), dtype=dtype,
-                chunks=(1, dim, dim, n_comp),
-            )  # fmt: skip
-            inp = grp.create_dataset(
-                "input", shape=(n_samples, dim, dim), dtype=dtype, chunks=(1, dim, dim)
-            )
-            with _Writer() as writer:
-                for s0 in range(0, n_samples, block):
-                    sel = slice(s0, min(n_samples, s0 + block))
-                    mixing = None if g is None else g[sel]
-                    t = np.empty((sel.stop - s0, dim, dim, n_comp), dtype=dtype)
-                    total = None
-                    for c, win in enumerate(wins):
-                        part = _block_samples(win, samp, lo, frac, same, sel, mixing)
-                        t[..., c] = part
-                        if total is None:
-                            total = part
-                        else:
-                            total += part  # the input: the sum in float64
-                        del part
-                    writer.put(target, sel, t)
-                    writer.put(inp, sel, total.astype(dtype, copy=False))
-                    del t, total
+            wins, mid = _year_windows(stores, components, year, nmax_flt, dim_global, unit, cut)
+            inp, target = writer.add_year(year, len(mid))
+            _write_samples(inp, target, wins, samp, g, dtype)
             del wins
-            mid = mids[0][:numt]
-            grp["time"] = mid
-            grp["time"].attrs["units"] = "seconds since 1970-01-01 00:00:00 UTC"
-            t = mid.astype("datetime64[s]")
-            grp["doy"] = (t - t.astype("datetime64[Y]")) / np.timedelta64(1, "D") + 1.0
+            writer.set_times(year, mid)
+
+
+def _year_windows(stores, components, year, nmax_flt, dim_global, unit, cut):
+    """Filtered EWH grids ``(W, dim, dim)`` of every component of a year and their mid-epochs.
+
+    Components are truncated to the shortest (``numt`` windows, method note §3.5).
+    """
+    wins, mids = [], []
+    for comp in components:
+        mid, cs = _window_mid(stores[(comp, year)])
+        full = component_grids(cs, nmax_flt, dim_global, unit)
+        del cs
+        if full.shape[1:] != (cut[0].stop - cut[0].start, cut[1].stop - cut[1].start):
+            full = np.ascontiguousarray(full[:, cut[0], cut[1]])
+        wins.append(full)
+        mids.append(mid)
+        del full
+    numt = min(w.shape[0] for w in wins)
+    return [w[:numt] for w in wins], mids[0][:numt]
+
+
+def _write_samples(inp, target, wins, samp, g, dtype):
+    """Form a year's samples a block at a time and write them (background writer)."""
+    numt, dim = wins[0].shape[0], wins[0].shape[1]
+    n_samples, n_comp = target.shape[0], len(wins)
+    lo, frac, same = _time_weights(numt, dim)
+    block = max(1, min(n_samples, BLOCK_BYTES // (8 * dim * dim * n_comp)))
+    with _Writer() as writer:
+        for s0 in range(0, n_samples, block):
+            sel = slice(s0, min(n_samples, s0 + block))
+            mixing = None if g is None else g[sel]
+            t = np.empty((sel.stop - s0, dim, dim, n_comp), dtype=dtype)
+            total = None
+            for c, win in enumerate(wins):
+                part = _block_samples(win, samp, lo, frac, same, sel, mixing)
+                t[..., c] = part
+                if total is None:
+                    total = part
+                else:
+                    total += part  # the input: the sum in float64
+                del part
+            writer.put(target, sel, t)
+            writer.put(inp, sel, total.astype(dtype, copy=False))
+            del t, total

@@ -99,3 +99,101 @@ def mix(samples, g):
     """Apply a mixing matrix ``(n_out, n)`` over the sample axis of ``(n, ...)``."""
     samples = np.asarray(samples)
     return np.tensordot(g, samples, axes=(1, 0)).astype(samples.dtype, copy=False)
+
+
+def unmix(dataset, g_pinv, chunk=16):
+    """Original samples ``g_pinv @ samples`` of randomly mixed samples (method note §3.7).
+
+    Parameters
+    ----------
+    dataset : h5py.Dataset or numpy.ndarray
+        ``(S, ...)`` mixed samples, read ``chunk`` at a time.
+    g_pinv : array_like
+        ``(n, S)`` pseudo-inverse of the mixing matrix.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, ...)`` float32, in the units of the samples.
+    """
+    g_pinv = np.asarray(g_pinv, dtype=np.float64)
+    n = dataset.shape[0]
+    if g_pinv.shape[1] != n:
+        raise ValueError(f"g_pinv {g_pinv.shape} does not fit {n} stored samples")
+    orig = np.zeros((g_pinv.shape[0],) + tuple(dataset.shape[1:]), dtype=np.float64)
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        block = np.asarray(dataset[start:stop], dtype=np.float64)
+        orig += np.tensordot(g_pinv[:, start:stop], block, axes=(1, 0))
+    return orig.astype(np.float32)
+
+
+#: Per sampling: the cube axis ``(lat, lon, t)`` that the sample axis runs along.
+SAMPLE_AXIS = {"lat_lon": 2, "lat_t": 1, "t_lon": 0}
+
+
+def read_cube(dataset, sampling, numt, g_pinv=None, chunk=16):
+    """Map stored samples back to a lat-lon-t cube with ``numt`` windows.
+
+    Inverse of the sampling transposes (:func:`samples_to_cube`), then the
+    time axis is resampled from ``dim`` network steps back to the ``numt`` windows
+    (:func:`resample_time`). Samples are read ``chunk`` at a time along the
+    sample axis (the axis the dataset is chunked along). Where the samples are maps at one
+    time step (``lat_lon``), the linear time resampling is applied as a matrix and accumulated
+    block by block, so only the output cube has to fit in memory.
+
+    Parameters
+    ----------
+    dataset : h5py.Dataset or numpy.ndarray
+        ``(S, dim, dim)`` or ``(S, dim, dim, C)`` samples [m].
+    sampling : str
+        ``lat_lon``, ``lat_t`` or ``t_lon``.
+    numt : int
+        Number of windows of the year.
+    g_pinv : numpy.ndarray, optional
+        ``(dim, S)`` pseudo-inverse of a random sample mixing (method note §3.7); the
+        original samples are ``g_pinv @ samples``.
+    chunk : int
+        Samples read at a time.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(lat, lon, numt)`` or ``(C, lat, lon, numt)`` float32 [m].
+    """
+    if sampling not in SAMPLE_AXIS:
+        raise ValueError(f"unknown sampling {sampling!r}")
+    n = dataset.shape[0]
+    if g_pinv is not None:
+        cube = samples_to_cube(unmix(dataset, g_pinv, chunk), sampling)
+        return resample_time(cube, numt).astype(np.float32)
+    axis = SAMPLE_AXIS[sampling]
+    out = None
+    weights = None
+    if axis == 2:  # samples are time steps: resampling matrix (n, numt)
+        weights = resample_time(np.eye(n, dtype=np.float64), numt).astype(np.float32)
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        part = samples_to_cube(np.asarray(dataset[start:stop], dtype=np.float32), sampling)
+        if weights is not None:
+            contrib = part @ weights[start:stop]
+            if out is None:
+                out = contrib
+            else:
+                out += contrib
+            continue
+        part = resample_time(part, numt).astype(np.float32)
+        if out is None:
+            shape = list(part.shape)
+            shape[axis - 3] = n
+            out = np.empty(shape, dtype=np.float32)
+        index = [slice(None)] * out.ndim
+        index[axis - 3] = slice(start, stop)
+        out[tuple(index)] = part
+    return out
+
+
+def lat_axis(sampling):
+    """Axis of a ``(sample, row, column[, comp])`` array that runs along latitude."""
+    _order(sampling)  # a known sampling
+    return {"lat_lon": 1, "lat_t": 1, "t_lon": 0}[sampling]

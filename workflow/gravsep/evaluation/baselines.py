@@ -24,46 +24,11 @@ pca
     decides the split. Needs the ``eof_*`` keys of ``training_statistics(..., eofs=True)``.
 """
 
-import h5py
 import numpy as np
 
+from gravsep.dataset.sampling import lat_axis, unmix
+from gravsep.formats.samples import opened
 from gravsep.harmonics.grids import area_weights
-
-
-def _as_str_list(values):
-    return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
-
-
-def _sample_lat_axis(sampling):
-    """Axis of a ``(sample, row, column, comp)`` array that runs along latitude."""
-    return {"lat_lon": 1, "lat_t": 1, "t_lon": 0}[sampling]
-
-
-def unmix(dataset, g_pinv, chunk=16):
-    """Original samples ``g_pinv @ samples`` of randomly mixed samples (method note §3.7).
-
-    Parameters
-    ----------
-    dataset : h5py.Dataset or numpy.ndarray
-        ``(S, ...)`` mixed samples, read ``chunk`` at a time.
-    g_pinv : array_like
-        ``(n, S)`` pseudo-inverse of the mixing matrix.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(n, ...)`` float32, in the units of the samples.
-    """
-    g_pinv = np.asarray(g_pinv, dtype=np.float64)
-    n = dataset.shape[0]
-    if g_pinv.shape[1] != n:
-        raise ValueError(f"g_pinv {g_pinv.shape} does not fit {n} stored samples")
-    orig = np.zeros((g_pinv.shape[0],) + tuple(dataset.shape[1:]), dtype=np.float64)
-    for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
-        block = np.asarray(dataset[start:stop], dtype=np.float64)
-        orig += np.tensordot(g_pinv[:, start:stop], block, axes=(1, 0))
-    return orig.astype(np.float32)
 
 
 def training_statistics(
@@ -84,7 +49,7 @@ def training_statistics(
     Parameters
     ----------
     dataset_h5 : path-like
-        Dataset file (layout in :mod:`gravsep.evaluation.evaluate`).
+        Dataset file (path or open :class:`gravsep.formats.samples.Samples`).
     years : iterable of int, optional
         Years to use; default the file's ``train_years``.
     chunk : int
@@ -104,29 +69,25 @@ def training_statistics(
         ``mean_square`` (comp,) area-weighted mean square [m^2];
         with ``eofs=True`` also the keys of :func:`eof_statistics`.
     """
-    with h5py.File(dataset_h5, "r") as f:
-        components = _as_str_list(f.attrs["components"])
-        sampling = f.attrs["sampling"]
-        sampling = sampling.decode() if isinstance(sampling, bytes) else str(sampling)
-        if years is None:
-            years = [int(y) for y in np.atleast_1d(f.attrs["train_years"])]
-        w_lat = area_weights(f["lat"][()])
-        lat_axis = _sample_lat_axis(sampling)
+    with opened(dataset_h5) as s:
+        components, sampling = s.components, s.sampling
+        years = s.split_years("train") if years is None else years
+        w_lat = area_weights(s.lat)
+        axis = lat_axis(sampling)
         n_comp = len(components)
         s1 = np.zeros(n_comp)
         s2 = np.zeros(n_comp)
         wsum = 0.0
-        g_pinv = f["random/g_pinv"][()] if "random/g_pinv" in f else None
         for year in years:
-            target = f[f"years/{year}/target"]
-            if g_pinv is not None:
-                target = unmix(target, g_pinv, chunk)
+            target = s.target(year)
+            if s.g_pinv is not None:
+                target = unmix(target, s.g_pinv, chunk)
             n_s = target.shape[0]
             for start in range(0, n_s, chunk):
                 block = target[start : start + chunk].astype(np.float64)
-                w = w_lat[start : start + block.shape[0]] if lat_axis == 0 else w_lat
+                w = w_lat[start : start + block.shape[0]] if axis == 0 else w_lat
                 shape = [1, 1, 1, 1]
-                shape[lat_axis] = w.shape[0]
+                shape[axis] = w.shape[0]
                 wb = w.reshape(shape)
                 s1 += (block * wb).sum(axis=(0, 1, 2))
                 s2 += (block * block * wb).sum(axis=(0, 1, 2))
@@ -236,7 +197,7 @@ def eof_statistics(dataset_h5, years=None, n_eofs=10, variance_fraction=0.99, ch
     Parameters
     ----------
     dataset_h5 : path-like
-        Dataset file (layout in :mod:`gravsep.evaluation.evaluate`).
+        Dataset file (path or open :class:`gravsep.formats.samples.Samples`).
     years : iterable of int, optional
         Years to use; default the file's ``train_years``.
     n_eofs : int
@@ -256,23 +217,13 @@ def eof_statistics(dataset_h5, years=None, n_eofs=10, variance_fraction=0.99, ch
         time series [m^2]; ``eof_explained`` (C,) fraction of the variance the kept EOFs
         explain; ``eof_lat`` (lat,) [degrees]; ``eof_windows`` number of training windows.
     """
-    from gravsep.evaluation.evaluate import read_cube  # evaluation imports this module
-
-    with h5py.File(dataset_h5, "r") as f:
-        components = _as_str_list(f.attrs["components"])
-        sampling = f.attrs["sampling"]
-        sampling = sampling.decode() if isinstance(sampling, bytes) else str(sampling)
-        if years is None:
-            years = [int(y) for y in np.atleast_1d(f.attrs["train_years"])]
-        lat = f["lat"][()]
-        g_pinv = f["random/g_pinv"][()] if "random/g_pinv" in f else None
+    with opened(dataset_h5) as s:
+        components, lat = s.components, s.lat
+        years = s.split_years("train") if years is None else years
         parts = []
         for year in years:
-            grp = f[f"years/{year}"]
-            numt = int(grp.attrs.get("numt", len(grp["time"]) if "time" in grp else 0))
-            if numt <= 0:
-                numt = grp["target"].shape[0]
-            cube = read_cube(grp["target"], sampling, numt, g_pinv, chunk)  # (C, lat, lon, t)
+            cube = s.cube(year, "target", chunk)  # (C, lat, lon, t)
+            numt = cube.shape[-1]
             parts.append(np.moveaxis(cube, -1, 1).reshape(cube.shape[0], numt, -1))
             del cube
     if not parts:

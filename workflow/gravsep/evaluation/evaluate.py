@@ -1,19 +1,8 @@
 """Evaluation of a trained separation model: metrics, baselines and the data behind the figures.
 
-File layouts
-------------
-Dataset (input, ``samples.h5``)
-    root attrs ``components`` (list of str), ``sampling`` (``lat_lon`` | ``lat_t`` | ``t_lon``),
-    ``dim``, ``train_years``, ``validation_years``, ``test_years`` (int lists);
-    ``/lat``, ``/lon`` (dim,) [degrees];
-    ``/years/<YYYY>/input`` (S, dim, dim) float32 [m EWH];
-    ``/years/<YYYY>/target`` (S, dim, dim, C) float32 [m EWH];
-    ``/years/<YYYY>/time`` (numt,) int64 [s since 1970], window mid epochs; attr ``numt``.
-    Optional ``/random/g_pinv`` (dim, S): pseudo-inverse of a random mixing of the samples
-    (method note §3.7), applied over the sample axis before mapping back.
-Predictions (input, ``predictions.h5``)
-    ``/years/<YYYY>/prediction`` (S, dim, dim, C) float32 [m EWH]; root attrs ``components``,
-    ``sampling``.
+Reads the dataset (:mod:`gravsep.formats.samples`) and the predictions
+(:mod:`gravsep.formats.predictions`), maps both back to the windows, and writes:
+
 Metrics (output, CSV)
     columns ``model, method, split, year, component, rel_rms``: one row per method
     (``unet`` and every baseline of :data:`gravsep.evaluation.baselines.BASELINES`), split
@@ -21,30 +10,20 @@ Metrics (output, CSV)
     summed prediction relative to the summed truth). ``rel_rms`` = RMS(pred - true)/RMS(true),
     area-weighted over the year's windows, dimensionless.
 Evaluation (output, HDF5), for the first test year
-    attrs ``components``, ``labels`` (components + ``"sum"``), ``model``, ``year``,
-    ``sampling``, ``epoch_index`` (0-based window of the maps and degree amplitudes),
-    ``epoch_time`` [s since 1970], ``global`` (bool), ``best_epoch`` (1-based, -1 if unknown);
-    ``/lat`` (nlat,), ``/lon`` (nlon,) [degrees]; ``/time`` (numt,) int64 [s since 1970];
-    ``/profiles/{lat,lon,time}/{truth,prediction,error}`` (C+1, n) [m]: RMS along each axis
-    (:mod:`gravsep.evaluation.metrics`), rows in ``labels`` order (last row: sum of components);
-    ``/relative_rms/<method>`` (C+1,) dimensionless;
-    ``/degree_amplitudes/{truth,prediction,error}`` (C+1, lmax+1) [m] and
-    ``/degree_amplitudes/degree`` (lmax+1,), only for global grids;
-    ``/maps/{truth,prediction,error}`` (C, nlat, nlon) float32 [m] at ``epoch_index``;
-    ``/component_errors/pair_rms`` (C, C) [m] (diagonal: single components) and
-    ``/component_errors/pair_normalised`` (C, C); ``/component_errors/subset_labels`` (K,),
-    ``subset_rms`` (K,) [m], ``subset_normalised`` (K,) for singles, pairs and the sum of all.
+    the data behind the figures: layout in :mod:`gravsep.formats.evaluation`.
 """
 
 import logging
 
-import h5py
 import numpy as np
 import pandas as pd
 
-from gravsep.dataset.sampling import resample_time, samples_to_cube
 from gravsep.evaluation import metrics
-from gravsep.evaluation.baselines import BASELINES, training_statistics, unmix
+from gravsep.evaluation.baselines import BASELINES, training_statistics
+from gravsep.formats.evaluation import write_evaluation
+from gravsep.formats.predictions import Predictions
+from gravsep.formats.samples import Samples
+from gravsep.formats.training_log import best_epoch
 from gravsep.harmonics.grids import analyze, degree_amplitudes
 
 log = logging.getLogger(__name__)
@@ -52,86 +31,6 @@ log = logging.getLogger(__name__)
 SPLITS = ("validation", "test")
 NETWORK = "unet"
 CSV_COLUMNS = ["model", "method", "split", "year", "component", "rel_rms"]
-
-
-def _as_str(value):
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _as_str_list(values):
-    return [_as_str(v) for v in np.atleast_1d(values)]
-
-
-def _years(attrs, split):
-    key = f"{split}_years"
-    if key not in attrs:
-        return []
-    return [int(y) for y in np.atleast_1d(attrs[key])]
-
-
-#: Per sampling: the cube axis ``(lat, lon, t)`` that the sample axis runs along.
-_SAMPLE_AXIS = {"lat_lon": 2, "lat_t": 1, "t_lon": 0}
-
-
-def read_cube(dataset, sampling, numt, g_pinv=None, chunk=16):
-    """Map stored samples back to a lat-lon-t cube with ``numt`` windows.
-
-    Inverse of the sampling transposes (:func:`gravsep.dataset.sampling.samples_to_cube`), then the
-    time axis is resampled from ``dim`` network steps back to the ``numt`` windows
-    (:func:`gravsep.dataset.sampling.resample_time`). Samples are read ``chunk`` at a time along the
-    sample axis (the axis the dataset is chunked along). Where the samples are maps at one
-    time step (``lat_lon``), the linear time resampling is applied as a matrix and accumulated
-    block by block, so only the output cube has to fit in memory.
-
-    Parameters
-    ----------
-    dataset : h5py.Dataset or numpy.ndarray
-        ``(S, dim, dim)`` or ``(S, dim, dim, C)`` samples [m].
-    sampling : str
-        ``lat_lon``, ``lat_t`` or ``t_lon``.
-    numt : int
-        Number of windows of the year.
-    g_pinv : numpy.ndarray, optional
-        ``(dim, S)`` pseudo-inverse of a random sample mixing (method note §3.7); the
-        original samples are ``g_pinv @ samples``.
-    chunk : int
-        Samples read at a time.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(lat, lon, numt)`` or ``(C, lat, lon, numt)`` float32 [m].
-    """
-    if sampling not in _SAMPLE_AXIS:
-        raise ValueError(f"unknown sampling {sampling!r}")
-    n = dataset.shape[0]
-    if g_pinv is not None:
-        cube = samples_to_cube(unmix(dataset, g_pinv, chunk), sampling)
-        return resample_time(cube, numt).astype(np.float32)
-    axis = _SAMPLE_AXIS[sampling]
-    out = None
-    weights = None
-    if axis == 2:  # samples are time steps: resampling matrix (n, numt)
-        weights = resample_time(np.eye(n, dtype=np.float64), numt).astype(np.float32)
-    for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
-        part = samples_to_cube(np.asarray(dataset[start:stop], dtype=np.float32), sampling)
-        if weights is not None:
-            contrib = part @ weights[start:stop]
-            if out is None:
-                out = contrib
-            else:
-                out += contrib
-            continue
-        part = resample_time(part, numt).astype(np.float32)
-        if out is None:
-            shape = list(part.shape)
-            shape[axis - 3] = n
-            out = np.empty(shape, dtype=np.float32)
-        index = [slice(None)] * out.ndim
-        index[axis - 3] = slice(start, stop)
-        out[tuple(index)] = part
-    return out
 
 
 def is_global(lat, lon):
@@ -179,23 +78,9 @@ def method_rows(model, method, split, year, components, prediction, truth, lat):
     ]
 
 
-def write_evaluation(
-    out_h5,
-    *,
-    model,
-    year,
-    sampling,
-    components,
-    lat,
-    lon,
-    time,
-    truth,
-    prediction,
-    relative,
-    epoch_index=None,
-    best_epoch=-1,
-):
-    """Write the evaluation HDF5 (layout in the module docstring) for one year.
+def evaluation_record(*, model, year, sampling, components, lat, lon, time, truth, prediction,
+                      relative, epoch_index=None, best_epoch=-1):  # fmt: skip
+    """Attributes and arrays of the evaluation file (:mod:`gravsep.formats.evaluation`).
 
     Parameters
     ----------
@@ -205,56 +90,50 @@ def write_evaluation(
         Method name -> ``(C+1,)`` relative RMS errors.
     epoch_index : int, optional
         Window of the maps and degree amplitudes; default the middle one.
+
+    Returns
+    -------
+    attrs : dict
+    arrays : dict
+        HDF5 path -> array.
     """
     n_t = truth.shape[-1]
     k = n_t // 2 if epoch_index is None else int(epoch_index)
     if not 0 <= k < n_t:
         raise ValueError(f"epoch index {k} outside 0..{n_t - 1}")
     error = prediction - truth
-    labels = list(components) + ["sum"]
     glob = is_global(lat, lon)
-    fields = {"truth": truth, "prediction": prediction, "error": error}
-    with h5py.File(out_h5, "w") as f:
-        f.attrs["components"] = list(components)
-        f.attrs["labels"] = labels
-        f.attrs["model"] = str(model)
-        f.attrs["year"] = int(year)
-        f.attrs["sampling"] = str(sampling)
-        f.attrs["epoch_index"] = k
-        f.attrs["epoch_time"] = int(time[k]) if len(time) == n_t else -1
-        f.attrs["global"] = glob
-        f.attrs["best_epoch"] = int(best_epoch)
-        f["lat"] = np.asarray(lat, dtype=np.float64)
-        f["lon"] = np.asarray(lon, dtype=np.float64)
-        f["time"] = np.asarray(time, dtype=np.int64)
-        for name, cube in fields.items():
-            full = _with_sum(cube)
-            f[f"profiles/lat/{name}"] = metrics.rms_along_lat(full)
-            f[f"profiles/lon/{name}"] = metrics.rms_along_lon(full, lat)
-            f[f"profiles/time/{name}"] = metrics.rms_along_time(full, lat)
-            f[f"maps/{name}"] = np.asarray(cube[..., k], dtype=np.float32)
-            if glob:
-                cs = analyze(full[..., k])
-                f[f"degree_amplitudes/{name}"] = degree_amplitudes(cs)
+    attrs = {
+        "components": list(components), "labels": list(components) + ["sum"],
+        "model": str(model), "year": int(year), "sampling": str(sampling), "epoch_index": k,
+        "epoch_time": int(time[k]) if len(time) == n_t else -1, "global": glob,
+        "best_epoch": int(best_epoch),
+    }  # fmt: skip
+    arrays = {
+        "lat": np.asarray(lat, dtype=np.float64),
+        "lon": np.asarray(lon, dtype=np.float64),
+        "time": np.asarray(time, dtype=np.int64),
+    }
+    for name, cube in {"truth": truth, "prediction": prediction, "error": error}.items():
+        full = _with_sum(cube)
+        arrays[f"profiles/lat/{name}"] = metrics.rms_along_lat(full)
+        arrays[f"profiles/lon/{name}"] = metrics.rms_along_lon(full, lat)
+        arrays[f"profiles/time/{name}"] = metrics.rms_along_time(full, lat)
+        arrays[f"maps/{name}"] = np.asarray(cube[..., k], dtype=np.float32)
         if glob:
-            f["degree_amplitudes/degree"] = np.arange(truth.shape[-2] // 2)
-        for method, values in relative.items():
-            f[f"relative_rms/{method}"] = np.asarray(values, dtype=np.float64)
-        pair_rms, pair_norm = metrics.pair_error_matrix(error, lat)
-        sets, sub_rms, sub_norm = metrics.combined_errors(error, lat)
-        g = f.create_group("component_errors")
-        g["pair_rms"] = pair_rms
-        g["pair_normalised"] = pair_norm
-        g["subset_labels"] = [metrics.subset_label(s, components) for s in sets]
-        g["subset_rms"] = sub_rms
-        g["subset_normalised"] = sub_norm
-
-
-def _best_epoch(training_log):
-    if training_log is None:
-        return -1
-    with h5py.File(training_log, "r") as f:
-        return int(f.attrs.get("best_epoch", -1))
+            arrays[f"degree_amplitudes/{name}"] = degree_amplitudes(analyze(full[..., k]))
+    if glob:
+        arrays["degree_amplitudes/degree"] = np.arange(truth.shape[-2] // 2)
+    for method, values in relative.items():
+        arrays[f"relative_rms/{method}"] = np.asarray(values, dtype=np.float64)
+    pair_rms, pair_norm = metrics.pair_error_matrix(error, lat)
+    sets, sub_rms, sub_norm = metrics.combined_errors(error, lat)
+    arrays["component_errors/pair_rms"] = pair_rms
+    arrays["component_errors/pair_normalised"] = pair_norm
+    arrays["component_errors/subset_labels"] = [metrics.subset_label(s, components) for s in sets]
+    arrays["component_errors/subset_rms"] = sub_rms
+    arrays["component_errors/subset_normalised"] = sub_norm
+    return attrs, arrays
 
 
 def evaluate(
@@ -293,58 +172,35 @@ def evaluate(
     """
     baselines = BASELINES if baselines is None else baselines
     rows = []
-    with h5py.File(dataset_h5, "r") as fd, h5py.File(predictions_h5, "r") as fp:
-        components = _as_str_list(fd.attrs["components"])
-        sampling = _as_str(fd.attrs["sampling"])
-        if "components" in fp.attrs and _as_str_list(fp.attrs["components"]) != components:
-            raise ValueError(
-                f"components of {predictions_h5} ({_as_str_list(fp.attrs['components'])}) "
-                f"differ from the dataset's ({components})"
-            )
-        if "sampling" in fp.attrs and _as_str(fp.attrs["sampling"]) != sampling:
-            raise ValueError(f"sampling of {predictions_h5} differs from the dataset's")
-        lat = fd["lat"][()]
-        lon = fd["lon"][()]
-        g_pinv = fd["random/g_pinv"][()] if "random/g_pinv" in fd else None
-        test_years = _years(fd.attrs, "test")
+    with Samples(dataset_h5) as samples, Predictions(predictions_h5, samples) as preds:
+        test_years = samples.split_years("test")
         if not test_years:
             raise ValueError(f"{dataset_h5} has no test years")
-        stats = training_statistics(dataset_h5, eofs="pca" in baselines) if baselines else None
+        stats = training_statistics(samples, eofs="pca" in baselines) if baselines else None
         for split in SPLITS:
-            for year in _years(fd.attrs, split):
-                grp = fd[f"years/{year}"]
-                key = f"years/{year}/prediction"
-                if key not in fp:
-                    raise KeyError(f"{predictions_h5} has no {key}")
-                time = grp["time"][()]
-                numt = int(grp.attrs.get("numt", len(time)))
-                log.info("evaluating %s %s year %d (%d windows)", model_name, split, year, numt)
-                truth = read_cube(grp["target"], sampling, numt, g_pinv)
-                pred = read_cube(fp[key], sampling, numt, g_pinv)
-                summed = read_cube(grp["input"], sampling, numt, g_pinv)
+            for year in samples.split_years(split):
+                preds.prediction(year)  # refuse a missing year before the work
+                log.info("evaluating %s %s year %d (%d windows)", model_name, split, year,
+                         samples.numt(year))  # fmt: skip
+                truth, pred = samples.cube(year, "target"), preds.cube(year)
+                summed = samples.cube(year, "input")
                 relative = {}
                 for method in [NETWORK, *baselines]:
                     p = pred if method == NETWORK else baselines[method](summed, stats)
-                    new = method_rows(model_name, method, split, year, components, p, truth, lat)
+                    new = method_rows(model_name, method, split, year, samples.components, p,
+                                      truth, samples.lat)  # fmt: skip
                     rows += new
                     relative[method] = [r["rel_rms"] for r in new]
                     del p
                 if split == "test" and year == test_years[0]:
-                    write_evaluation(
-                        out_h5,
-                        model=model_name,
-                        year=year,
-                        sampling=sampling,
-                        components=components,
-                        lat=lat,
-                        lon=lon,
-                        time=time,
-                        truth=truth,
-                        prediction=pred,
-                        relative=relative,
-                        epoch_index=epoch_index,
-                        best_epoch=_best_epoch(training_log),
-                    )
+                    attrs, arrays = evaluation_record(
+                        model=model_name, year=year, sampling=samples.sampling,
+                        components=samples.components, lat=samples.lat, lon=samples.lon,
+                        time=samples.time(year), truth=truth, prediction=pred,
+                        relative=relative, epoch_index=epoch_index,
+                        best_epoch=best_epoch(training_log),
+                    )  # fmt: skip
+                    write_evaluation(out_h5, attrs, arrays)
                 del truth, pred, summed
     df = pd.DataFrame(rows, columns=CSV_COLUMNS)
     df.to_csv(out_csv, index=False, float_format="%.6g")

@@ -2,20 +2,23 @@
 
 Every function writes one PNG and uses matplotlib's object interface (no pyplot, no GUI
 backend). Signals are shown in centimetres of equivalent water height (cm EWH).
-See :mod:`~gravsep.evaluation.evaluate` for the evaluation HDF5 layout. The training log
-holds per-epoch datasets ``loss``, ``val_loss`` (epochs,), ``rms_train``, ``rms_validation``,
-``rms_test`` (epochs, C) [m] and attrs ``best_epoch`` (1-based) and ``components``.
+Inputs: the evaluation file (:mod:`gravsep.formats.evaluation`) and the training log
+(:mod:`gravsep.formats.training_log`).
 """
 
 import warnings
 from pathlib import Path
 
-import h5py
 import matplotlib
 import matplotlib.dates as mdates
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+from gravsep.formats.evaluation import EvaluationFile
+from gravsep.formats.training_log import read_training_log
+
+SPLITS = ("train", "validation", "test")
 
 M_TO_CM = 100.0
 UNIT = "cm EWH"
@@ -30,14 +33,6 @@ FIGURES = ("rms_profiles", "degree_amplitudes", "maps", "component_errors", "tra
 COASTLINE = Path("shapefiles/natural_earth/physical/ne_110m_coastline.shp")
 
 
-def _as_str(value):
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _as_str_list(values):
-    return [_as_str(v) for v in np.atleast_1d(values)]
-
-
 def _save(fig, out_png, dpi=110):
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)
@@ -45,7 +40,7 @@ def _save(fig, out_png, dpi=110):
 
 
 def _title(f, what):
-    model = _as_str(f.attrs.get("model", ""))
+    model = str(f.attrs.get("model", ""))
     year = f.attrs.get("year", None)
     parts = [what]
     if model:
@@ -77,15 +72,15 @@ def rms_profiles(evaluation_h5, out_png):
     out_png : path-like
         Output PNG.
     """
-    with h5py.File(evaluation_h5, "r") as f:
-        labels = _as_str_list(f.attrs["labels"])
+    with EvaluationFile(evaluation_h5) as f:
+        labels = f.attrs["labels"]
         axes_x = {
-            "lat": (f["lat"][()], "latitude [°]"),
-            "lon": (f["lon"][()], "longitude [° E]"),
-            "time": (f["time"][()].astype("datetime64[s]"), "window mid epoch"),
+            "lat": (f["lat"], "latitude [°]"),
+            "lon": (f["lon"], "longitude [° E]"),
+            "time": (f["time"].astype("datetime64[s]"), "window mid epoch"),
         }
-        prof = {a: {k: f[f"profiles/{a}/{k}"][()] * M_TO_CM for k in KINDS} for a in axes_x}
-        rel = f["relative_rms/unet"][()] if "relative_rms/unet" in f else None
+        prof = {a: {k: f[f"profiles/{a}/{k}"] * M_TO_CM for k in KINDS} for a in axes_x}
+        rel = f["relative_rms/unet"] if "relative_rms/unet" in f else None
         title = _title(f, "RMS profiles")
     n = len(labels)
     fig = Figure(figsize=(13, 2.4 * n + 1.0), layout="constrained")
@@ -133,8 +128,8 @@ def degree_amplitudes(evaluation_h5, out_png):
     out_png : path-like
         Output PNG.
     """
-    with h5py.File(evaluation_h5, "r") as f:
-        labels = _as_str_list(f.attrs["labels"])
+    with EvaluationFile(evaluation_h5) as f:
+        labels = f.attrs["labels"]
         title = _title(f, f"Degree amplitudes at {_epoch_label(f)}")
         if "degree_amplitudes" not in f:
             fig = Figure(figsize=(6, 2), layout="constrained")
@@ -144,8 +139,8 @@ def degree_amplitudes(evaluation_h5, out_png):
             fig.suptitle(title, fontsize=9)
             _save(fig, out_png)
             return
-        degree = f["degree_amplitudes/degree"][()]
-        amp = {k: f[f"degree_amplitudes/{k}"][()] * M_TO_CM for k in KINDS}
+        degree = f["degree_amplitudes/degree"]
+        amp = {k: f[f"degree_amplitudes/{k}"] * M_TO_CM for k in KINDS}
     n = len(labels)
     ncol = min(n, 3)
     nrow = -(-n // ncol)
@@ -226,13 +221,13 @@ def maps(evaluation_h5, out_png, natural_earth=None):
         warnings.warn(
             f"no {COASTLINE} under {natural_earth}; maps without coastlines", stacklevel=2
         )
-    with h5py.File(evaluation_h5, "r") as f:
-        comps = _as_str_list(f.attrs["components"])
+    with EvaluationFile(evaluation_h5) as f:
+        comps = f.attrs["components"]
         glob = bool(f.attrs.get("global", False))
-        lat = f["lat"][()]
-        lon = f["lon"][()]
-        fields = {k: f[f"maps/{k}"][()] * M_TO_CM for k in KINDS}
-        rel = f["relative_rms/unet"][()] if "relative_rms/unet" in f else None
+        lat = f["lat"]
+        lon = f["lon"]
+        fields = {k: f[f"maps/{k}"] * M_TO_CM for k in KINDS}
+        rel = f["relative_rms/unet"] if "relative_rms/unet" in f else None
         title = _title(f, f"Maps at {_epoch_label(f)}")
     lat_e = np.clip(_cell_edges(lat), -90, 90)
     lon_e = _cell_edges(lon)
@@ -303,10 +298,10 @@ def component_errors(evaluation_h5, out_png):
     out_png : path-like
         Output PNG.
     """
-    with h5py.File(evaluation_h5, "r") as f:
-        labels = _as_str_list(f["component_errors/subset_labels"][()])
-        values = f["component_errors/subset_rms"][()] * M_TO_CM
-        norm = f["component_errors/subset_normalised"][()]
+    with EvaluationFile(evaluation_h5) as f:
+        labels = f["component_errors/subset_labels"]
+        values = f["component_errors/subset_rms"] * M_TO_CM
+        norm = f["component_errors/subset_normalised"]
         title = _title(f, "Errors of component sums")
     size = np.array([lab.count("+") + 1 for lab in labels])
     colours = {1: "tab:blue", 2: "tab:orange"}
@@ -343,15 +338,10 @@ def training_curves(training_log_h5, out_png, model=None):
     model : str, optional
         Model name for the title.
     """
-    with h5py.File(training_log_h5, "r") as f:
-        comps = _as_str_list(f.attrs["components"])
-        best = int(f.attrs.get("best_epoch", -1))
-        curves = {
-            s: f[f"rms_{s}"][()] * M_TO_CM
-            for s in ("train", "validation", "test")
-            if f"rms_{s}" in f
-        }
-        losses = {k: f[k][()] for k in ("loss", "val_loss") if k in f}
+    log = read_training_log(training_log_h5)
+    comps, best = log["components"], log["best_epoch"]
+    curves = {s: log[f"rms_{s}"] * M_TO_CM for s in SPLITS if f"rms_{s}" in log}
+    losses = {k: log[k] for k in ("loss", "val_loss") if k in log}
     n = len(comps)
     ncol = min(n + 1, 3)
     nrow = -(-(n + 1) // ncol)

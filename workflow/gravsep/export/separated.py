@@ -28,13 +28,16 @@ import tarfile
 import time as _time
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from gravsep.atomic import atomic_output
 from gravsep.constants import LETTERS
-from gravsep.evaluation.evaluate import _as_str, _as_str_list, _years, is_global, read_cube
+from gravsep.evaluation.evaluate import is_global
+from gravsep.formats.evaluation import read_relative_rms
+from gravsep.formats.hdf5 import as_str
 from gravsep.formats.icgem import format_icgem
+from gravsep.formats.predictions import Predictions
+from gravsep.formats.samples import Samples
 from gravsep.harmonics.filtering import half_width_km
 from gravsep.harmonics.grids import analyze
 from gravsep.harmonics.units import ewh_to_stokes
@@ -93,34 +96,23 @@ def read_separated(dataset_h5, predictions_h5, years=None):
         (C, lat, lon, numt) float32 [m], ``input`` (lat, lon, numt) float32 [m], all years
         concatenated along time; ``years`` the years read.
     """
-    with h5py.File(dataset_h5, "r") as fd, h5py.File(predictions_h5, "r") as fp:
-        components = _as_str_list(fd.attrs["components"])
-        sampling = _as_str(fd.attrs["sampling"])
-        if "components" in fp.attrs and _as_str_list(fp.attrs["components"]) != components:
-            raise ValueError(f"components of {predictions_h5} differ from the dataset's")
-        years = _years(fd.attrs, "test") if years is None else [int(y) for y in years]
+    with Samples(dataset_h5) as s, Predictions(predictions_h5, s) as fp:
+        years = s.split_years("test") if years is None else [int(y) for y in years]
         if not years:
             raise ValueError(f"{dataset_h5} has no test years")
-        g_pinv = fd["random/g_pinv"][()] if "random/g_pinv" in fd else None
         parts = {"prediction": [], "truth": [], "input": [], "time": []}
         for year in years:
-            grp = fd[f"years/{year}"]
-            key = f"years/{year}/prediction"
-            if key not in fp:
-                raise KeyError(f"{predictions_h5} has no {key}")
-            t = grp["time"][()].astype(np.int64)
-            numt = int(grp.attrs.get("numt", len(t)))
-            parts["time"].append(t[:numt])
-            parts["prediction"].append(read_cube(fp[key], sampling, numt, g_pinv))
-            parts["truth"].append(read_cube(grp["target"], sampling, numt, g_pinv))
-            parts["input"].append(read_cube(grp["input"], sampling, numt, g_pinv))
-        attrs = {k: fd.attrs[k] for k in fd.attrs}
+            fp.prediction(year)  # refuse a missing year before the work
+            parts["time"].append(s.time(year)[: s.numt(year)])
+            parts["prediction"].append(fp.cube(year))
+            parts["truth"].append(s.cube(year, "target"))
+            parts["input"].append(s.cube(year, "input"))
         out = {
-            "components": components,
-            "attrs": attrs,
+            "components": s.components,
+            "attrs": dict(s.attrs),
             "years": years,
-            "lat": fd["lat"][()].astype(np.float64),
-            "lon": fd["lon"][()].astype(np.float64),
+            "lat": s.lat.astype(np.float64),
+            "lon": s.lon.astype(np.float64),
         }
     for key, values in parts.items():
         out[key] = np.concatenate(values, axis=-1) if len(values) > 1 else values[0]
@@ -129,16 +121,7 @@ def read_separated(dataset_h5, predictions_h5, years=None):
 
 def _relative_rms(evaluation_h5):
     """``{(method, label): rel_rms}`` and attributes of an evaluation file, if given."""
-    if evaluation_h5 is None:
-        return {}, {}
-    with h5py.File(evaluation_h5, "r") as f:
-        labels = _as_str_list(f.attrs["labels"])
-        rel = {}
-        for method in f.get("relative_rms", {}):
-            for label, v in zip(labels, f[f"relative_rms/{method}"][()], strict=False):
-                rel[(method, label)] = float(v)
-        attrs = {k: f.attrs[k] for k in ("year", "best_epoch") if k in f.attrs}
-    return rel, attrs
+    return ({}, {}) if evaluation_h5 is None else read_relative_rms(evaluation_h5)
 
 
 def to_xarray(sep, model="", deltat_hours=None, evaluation_h5=None, history=None):
@@ -262,7 +245,7 @@ def to_xarray(sep, model="", deltat_hours=None, evaluation_h5=None, history=None
         ),
         "date_created": now,
         "components": " ".join(comps),
-        "sampling": _as_str(attrs.get("sampling", "")),
+        "sampling": as_str(attrs.get("sampling", "")),
         "nmax": int(attrs.get("nmax", -1)),
         "nmax_flt": nmax_flt,
         "years": years,

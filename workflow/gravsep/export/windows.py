@@ -12,25 +12,22 @@ time stamps), and it appears under its final name only when complete.
 import calendar
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from gravsep.formats.archive import write_tar_gz
 from gravsep.formats.icgem import format_icgem
+from gravsep.formats.store import Store
 from gravsep.ingest.preprocess import window_name
 
 
 def window_files(store):
     """``(member path, ICGEM text)`` of every window in an anomaly (or window) store."""
-    with h5py.File(store, "r") as f:
-        attrs = dict(f.attrs)
-        start, end = f["time"][:], f["time_end"][:]
+    with Store(store) as f:
+        attrs = f.attrs
+        start, end = f.time, f.time_end
         comp = str(attrs["name"])
-        removed = (
-            str(attrs.get("kind")) == "anomalies"
-            and "yearly_mean" in f
-            and bool(np.any(f["yearly_mean"][()]))
-        )
+        mean = f.yearly_mean()
+        removed = str(attrs.get("kind")) == "anomalies" and mean is not None and bool(np.any(mean))
         for i, (s, e) in enumerate(zip(start, end, strict=True)):
             t0, t1 = np.datetime64(int(s), "s"), np.datetime64(int(e), "s")
             name = window_name(comp, t0, t1)
@@ -43,7 +40,7 @@ def window_files(store):
                 else "yearly mean of the windows not removed",
             ]
             text = format_icgem(
-                f["cs"][i], modelname=name[: -len(".180")], gm=float(attrs["gm"]),
+                f.cs[i], modelname=name[: -len(".180")], gm=float(attrs["gm"]),
                 radius=float(attrs["radius"]), comments=comments,
             )  # fmt: skip
             yield f"{comp}/{year:04d}/{name}", text
@@ -66,7 +63,7 @@ def export_windows(store, out_tar):
     """
     out_tar = Path(out_tar)
     out_tar.parent.mkdir(parents=True, exist_ok=True)
-    with h5py.File(store, "r") as f:
+    with Store(store) as f:
         year = int(f.attrs["year"])
     mtime = calendar.timegm((year, 1, 1, 0, 0, 0, 0, 1, 0))
     members = ((member, text.encode("ascii")) for member, text in window_files(store))

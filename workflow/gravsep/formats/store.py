@@ -1,17 +1,25 @@
-"""Compact coefficient store: one HDF5 file per letter (or component) and year.
+"""Coefficient stores: one HDF5 file of spherical-harmonic coefficients per name and year.
+
+The four kinds of the ingest and preprocess stages share one layout: ``letter`` stores (the
+6-hourly fields of one letter, parsed once from the archive's text files), ``component``
+stores (letters summed, e.g. AO), ``windows`` (means over deltat windows) and ``anomalies``
+(windows less their yearly mean, or copied unchanged).
 
 Layout
 ------
-``/cs``      (T, 2, N+1, N+1) float64, dimensionless Stokes coefficients, chunked by epochs
-``/time``    (T,) int64, epoch in seconds since 1970-01-01 UTC
-``/source``  (T,) str, the file each epoch was parsed from (letter stores only)
-``/sha256``  (T,) str, checksum of that file's bytes (letter stores only)
+``/cs``           (T, 2, N+1, N+1) float64, dimensionless Stokes coefficients (pyshtools
+                  ``cilm`` order), chunked by epochs (about 4 MiB a chunk)
+``/time``         (T,) int64, epoch (windows: window start) [s since 1970-01-01 UTC]
+``/time_end``     (T,) int64, window end [s since 1970] (windows and anomalies only)
+``/yearly_mean``  (2, N+1, N+1) float64, the mean removed (anomalies only; zeros if none was)
+``/source``       (T,) str, the file each epoch was parsed from (letter stores only)
+``/sha256``       (T,) str, checksum of that file's bytes (letter stores only)
 attributes: ``name`` (letter or component), ``year``, ``nmax``, ``gm`` [m^3 s^-2],
-``radius`` [m], ``kind`` ("letter" or "component" or "windows").
+``radius`` [m], ``kind`` (one of :data:`KINDS`).
 
-Each text file is parsed exactly once, into a letter store (:mod:`gravsep.ingest.stores`);
-every later stage reads stores. This module owns the layout: :class:`StoreWriter` writes it,
-:func:`read_store` reads it.
+This module owns the layout: :class:`StoreWriter` writes it, :class:`Store` and
+:func:`read_store` read it. A store appears under its final name only when complete
+(:mod:`gravsep.atomic`).
 """
 
 from pathlib import Path
@@ -23,6 +31,9 @@ from gravsep.atomic import atomic_output
 
 #: Bytes per HDF5 chunk of coefficients (about 4 MiB).
 CHUNK_BYTES = 4 << 20
+#: The kinds of store.
+KINDS = ("letter", "component", "windows", "anomalies")
+TIME_UNITS = "seconds since 1970-01-01 00:00:00 UTC"
 
 
 def _chunks(nmax, n_epochs):
@@ -45,7 +56,20 @@ class StoreWriter:
     """Write a store epoch by epoch (or block by block) into a temporary file.
 
     The file appears under its final name only when :meth:`close` succeeds, so a killed job
-    never leaves a store that looks complete.
+    never leaves a store that looks complete; a failure while opening removes what was made.
+
+    Parameters
+    ----------
+    path : path-like
+    name : str
+        Letter or component.
+    year, nmax, n_epochs : int
+    kind : str
+        One of :data:`KINDS`.
+    gm, radius : float
+        [m^3 s^-2], [m]; may be set later with :meth:`set_constants`.
+    with_sources : bool
+        Create ``/source`` and ``/sha256`` (letter stores).
     """
 
     def __init__(self, path, name, year, nmax, n_epochs, kind, gm, radius, with_sources=False):
@@ -66,7 +90,7 @@ class StoreWriter:
             chunks=_chunks(nmax, n_epochs),
         )  # fmt: skip
         self.time = self.file.create_dataset("time", shape=(n_epochs,), dtype="i8")
-        self.time.attrs["units"] = "seconds since 1970-01-01 00:00:00 UTC"
+        self.time.attrs["units"] = TIME_UNITS
         if with_sources:
             self.source = self.file.create_dataset(
                 "source", shape=(n_epochs,), dtype=h5py.string_dtype()
@@ -74,6 +98,8 @@ class StoreWriter:
             self.sha256 = self.file.create_dataset(
                 "sha256", shape=(n_epochs,), dtype=h5py.string_dtype()
             )
+        if kind not in KINDS:
+            raise ValueError(f"{self.path}: unknown store kind {kind!r}; one of {KINDS}")
         attrs = {"name": name, "year": int(year), "nmax": int(nmax), "kind": kind}
         attrs.update(gm=float(gm), radius=float(radius))
         self.file.attrs.update(attrs)
@@ -83,6 +109,24 @@ class StoreWriter:
         stop = start + len(cs)
         self.cs[start:stop] = cs
         self.time[start:stop] = time
+
+    def set_window_ends(self, time_end):
+        """``/time_end``: window ends [s since 1970] (windows and anomalies)."""
+        self.file.create_dataset("time_end", data=np.asarray(time_end, dtype=np.int64))
+        self.file["time_end"].attrs["units"] = TIME_UNITS
+
+    def set_yearly_mean(self, mean):
+        """``/yearly_mean`` (2, N+1, N+1): the mean removed from every window (anomalies)."""
+        self.file.create_dataset("yearly_mean", data=mean)
+
+    def set_sources(self, names, sha256):
+        """The file name and SHA-256 of every epoch (letter stores)."""
+        self.source[:] = names
+        self.sha256[:] = sha256
+
+    def set_constants(self, gm, radius):
+        """GM [m^3 s^-2] and reference radius [m] of the coefficients."""
+        self.file.attrs["gm"], self.file.attrs["radius"] = float(gm), float(radius)
 
     def close(self):
         """Flush, close and move the file to its final name."""
@@ -109,6 +153,62 @@ class StoreWriter:
             self.close()
         else:
             self.abort()
+        return False
+
+
+class Store:
+    """Read access to a store, open for the lifetime of the object (or a ``with`` block).
+
+    Attributes
+    ----------
+    path : pathlib.Path
+    attrs : dict
+        ``name``, ``year``, ``nmax``, ``gm``, ``radius``, ``kind``.
+    time : numpy.ndarray
+        ``(T,)`` int64 [s since 1970]: epochs, or window starts.
+    time_end : numpy.ndarray or None
+        ``(T,)`` int64 window ends (windows and anomalies).
+    cs : h5py.Dataset
+        ``(T, 2, N+1, N+1)``; slicing reads from the file.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.file = h5py.File(self.path, "r")
+        try:
+            self.attrs = dict(self.file.attrs)
+            self.cs = self.file["cs"]
+            self.time = self.file["time"][:]
+            self.time_end = self.file["time_end"][:] if "time_end" in self.file else None
+        except BaseException:
+            self.file.close()
+            raise
+
+    @property
+    def nmax(self):
+        return int(self.attrs["nmax"])
+
+    def __len__(self):
+        return int(self.cs.shape[0])
+
+    def yearly_mean(self):
+        """The mean removed from the windows, or None (not an anomaly store)."""
+        return self.file["yearly_mean"][()] if "yearly_mean" in self.file else None
+
+    def window_mids(self):
+        """Window mid-epochs ``(T,)`` int64 [s since 1970] (windows and anomalies)."""
+        if self.time_end is None:
+            raise ValueError(f"{self.path}: a {self.attrs.get('kind')} store has no window ends")
+        return (self.time + self.time_end) // 2
+
+    def close(self):
+        self.file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
         return False
 
 

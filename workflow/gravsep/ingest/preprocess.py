@@ -6,11 +6,10 @@ memory stays bounded by one window (or one block of epochs) at degree 180.
 
 from datetime import datetime
 
-import h5py
 import numpy as np
 
 from gravsep.constants import EPOCH_HOURS
-from gravsep.formats.store import StoreWriter, from_seconds, to_seconds
+from gravsep.formats.store import Store, StoreWriter, from_seconds, to_seconds
 
 #: Epochs read at once when streaming a store.
 BLOCK = 64
@@ -32,30 +31,41 @@ def combine(stores, out, component, year):
     ValueError
         The stores disagree in epochs, degree, GM or radius (the message names them).
     """
-    files = [h5py.File(p, "r") for p in stores]
+    files = _open_all(stores)
     try:
         ref = files[0]
-        t = ref["time"][:]
+        t = ref.time
         for p, f in zip(stores, files, strict=True):
-            if f["cs"].shape != ref["cs"].shape or not np.array_equal(f["time"][:], t):
+            if f.cs.shape != ref.cs.shape or not np.array_equal(f.time, t):
                 raise ValueError(f"{p}: epochs or degree differ from {stores[0]}")
             for key in ("gm", "radius"):
                 if f.attrs[key] != ref.attrs[key]:
                     raise ValueError(f"{p}: {key} {f.attrs[key]} differs from {stores[0]}")
         n = len(t)
-        nmax = int(ref.attrs["nmax"])
         with StoreWriter(
-            out, component, year, nmax, n, "component", ref.attrs["gm"], ref.attrs["radius"]
+            out, component, year, ref.nmax, n, "component", ref.attrs["gm"], ref.attrs["radius"]
         ) as w:
             for a in range(0, n, BLOCK):
                 b = min(n, a + BLOCK)
-                total = files[0]["cs"][a:b]
+                total = files[0].cs[a:b]
                 for f in files[1:]:
-                    total = total + f["cs"][a:b]
+                    total = total + f.cs[a:b]
                 w.write(a, total, t[a:b])
     finally:
         for f in files:
             f.close()
+
+
+def _open_all(paths):
+    files = []
+    try:
+        for p in paths:
+            files.append(Store(p))
+    except BaseException:
+        for f in files:
+            f.close()
+        raise
+    return files
 
 
 def window_edges(years, deltat):
@@ -113,18 +123,17 @@ def window_means(stores, out, component, years, deltat, year):
         A window lacks epochs (the message names the window).
     """
     start, end = windows_of_year(years, deltat, year)
-    files = [h5py.File(p, "r") for p in stores]
+    files = _open_all(stores)
     try:
-        times = [f["time"][:] for f in files]
+        times = [f.time for f in files]
         step = EPOCH_HOURS * 3600
         k = int(deltat) // EPOCH_HOURS
         ref = files[0]
-        nmax = int(ref.attrs["nmax"])
+        nmax = ref.nmax
         with StoreWriter(
             out, component, year, nmax, len(start), "windows", ref.attrs["gm"], ref.attrs["radius"]
         ) as w:
-            w.file.create_dataset("time_end", data=to_seconds(end))
-            w.file["time_end"].attrs["units"] = "seconds since 1970-01-01 00:00:00 UTC"
+            w.set_window_ends(to_seconds(end))
             for i, (s, e) in enumerate(zip(to_seconds(start), to_seconds(end), strict=True)):
                 want = np.arange(s, e, step)
                 total = np.zeros((2, nmax + 1, nmax + 1))
@@ -137,7 +146,7 @@ def window_means(stores, out, component, years, deltat, year):
                     hit[hit] = t[idx[hit]] == want[hit]
                     idx = idx[hit]
                     if idx.size:
-                        block = f["cs"][idx[0] : idx[-1] + 1]
+                        block = f.cs[idx[0] : idx[-1] + 1]
                         total += block[idx - idx[0]].sum(axis=0)
                         found += idx.size
                 if found != k:
@@ -158,18 +167,17 @@ def remove_yearly_mean(window_store, out, subtract=True):
     With ``subtract=False`` (``remove_yearly_mean: false``) the windows are kept as they are,
     in the same layout, with a zero ``yearly_mean``.
     """
-    with h5py.File(window_store, "r") as f:
-        cs = f["cs"][:]
-        attrs = dict(f.attrs)
-        t, t_end = f["time"][:], f["time_end"][:]
+    with Store(window_store) as f:
+        cs = f.cs[:]
+        attrs, t, t_end = f.attrs, f.time, f.time_end
     mean = cs.mean(axis=0) if subtract else np.zeros_like(cs[0])
     with StoreWriter(
         out, attrs["name"], attrs["year"], attrs["nmax"], len(cs), "anomalies",
         attrs["gm"], attrs["radius"],
     ) as w:  # fmt: skip
         w.write(0, cs - mean, t)
-        w.file.create_dataset("time_end", data=t_end)
-        w.file.create_dataset("yearly_mean", data=mean)
+        w.set_window_ends(t_end)
+        w.set_yearly_mean(mean)
 
 
 def copy_windows(window_store, out):

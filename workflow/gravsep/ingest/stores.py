@@ -120,9 +120,8 @@ def build_letter_store(files, out, letter, year, nmax):
             if (i + 1) % block == 0 or i + 1 == n:
                 start = i - i % block
                 w.write(start, buf[: i - start + 1], to_seconds(epochs[start : i + 1]))
-        w.source[:] = names
-        w.sha256[:] = sums
-        w.file.attrs["gm"], w.file.attrs["radius"] = gm, radius
+        w.set_sources(names, sums)
+        w.set_constants(gm, radius)
     return Path(out)
 
 
