@@ -24,27 +24,13 @@ from gravsep.formats.evaluation import write_evaluation
 from gravsep.formats.predictions import Predictions
 from gravsep.formats.samples import Samples
 from gravsep.formats.training_log import best_epoch
-from gravsep.harmonics.grids import analyze, degree_amplitudes
+from gravsep.harmonics.grids import analyze, degree_amplitudes, is_global
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("validation", "test")
 NETWORK = "unet"
 CSV_COLUMNS = ["model", "method", "split", "year", "component", "rel_rms"]
-
-
-def is_global(lat, lon):
-    """Whether ``lat``, ``lon`` [degrees] are the full DH grid (sampling 1) of their size."""
-    lat = np.asarray(lat, dtype=float)
-    lon = np.asarray(lon, dtype=float)
-    dim = lat.size
-    if lon.size != dim or dim < 4 or dim % 2:
-        return False
-    i = np.arange(dim)
-    return bool(
-        np.allclose(lat, 90.0 - 180.0 / dim * i, atol=1e-6)
-        and np.allclose(lon, 360.0 / dim * i, atol=1e-6)
-    )
 
 
 def _with_sum(cube):

@@ -106,3 +106,17 @@ def degree_amplitudes(cs):
     """
     cs = np.asarray(cs)
     return np.sqrt((cs**2).sum(axis=(-3, -1)))
+
+
+def is_global(lat, lon):
+    """Whether ``lat``, ``lon`` [degrees] are the full DH grid (sampling 1) of their size."""
+    lat = np.asarray(lat, dtype=float)
+    lon = np.asarray(lon, dtype=float)
+    dim = lat.size
+    if lon.size != dim or dim < 4 or dim % 2:
+        return False
+    i = np.arange(dim)
+    return bool(
+        np.allclose(lat, 90.0 - 180.0 / dim * i, atol=1e-6)
+        and np.allclose(lon, 360.0 / dim * i, atol=1e-6)
+    )
