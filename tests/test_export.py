@@ -13,7 +13,7 @@ from gravsep.export import icgem as export_icgem
 from gravsep.export import netcdf as export_netcdf
 from gravsep.export import separated as export
 from gravsep.export.fields import window_bounds
-from gravsep.formats.evaluation import write_evaluation
+from gravsep.formats.evaluation import Evaluation, write_evaluation
 from gravsep.formats.icgem import read_icgem
 from gravsep.formats.predictions import PredictionsWriter
 from gravsep.formats.samples import SamplesWriter
@@ -74,10 +74,12 @@ def write_case(tmp_path, sampling="lat_lon", noise=0.0, mixing=False, seed=0):
     ) as w:
         w.add_year(2003, NUMT, samples(pred_cube))
     evaluation = tmp_path / "evaluation.h5"
-    write_evaluation(
-        evaluation, {"labels": COMPONENTS + ["sum"], "year": 2003, "best_epoch": 4},
-        {"relative_rms/unet": np.array([0.1, 0.2, 0.3, 0.15]), "relative_rms/zero": np.ones(4)},
+    ev = Evaluation(
+        attrs={"labels": COMPONENTS + ["sum"], "year": 2003, "best_epoch": 4},
+        lat=lat, lon=lon, time=np.zeros(NUMT, np.int64), profiles={}, maps={},
+        relative_rms={"unet": np.array([0.1, 0.2, 0.3, 0.15]), "zero": np.ones(4)},
     )  # fmt: skip
+    write_evaluation(evaluation, ev)
     # what the export should contain: the stored samples mapped back to the windows
     with h5py.File(dataset, "r") as fd, h5py.File(predictions, "r") as fp:
         expect = {

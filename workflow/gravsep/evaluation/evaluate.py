@@ -20,7 +20,7 @@ import pandas as pd
 
 from gravsep.evaluation import metrics
 from gravsep.evaluation.baselines import BASELINES, training_statistics
-from gravsep.formats.evaluation import write_evaluation
+from gravsep.formats.evaluation import Evaluation, write_evaluation
 from gravsep.formats.predictions import Predictions
 from gravsep.formats.samples import Samples
 from gravsep.formats.training_log import best_epoch
@@ -79,9 +79,7 @@ def evaluation_record(*, model, year, sampling, components, lat, lon, time, trut
 
     Returns
     -------
-    attrs : dict
-    arrays : dict
-        HDF5 path -> array.
+    gravsep.formats.evaluation.Evaluation
     """
     n_t = truth.shape[-1]
     k = n_t // 2 if epoch_index is None else int(epoch_index)
@@ -95,31 +93,31 @@ def evaluation_record(*, model, year, sampling, components, lat, lon, time, trut
         "epoch_time": int(time[k]) if len(time) == n_t else -1, "global": glob,
         "best_epoch": int(best_epoch),
     }  # fmt: skip
-    arrays = {
-        "lat": np.asarray(lat, dtype=np.float64),
-        "lon": np.asarray(lon, dtype=np.float64),
-        "time": np.asarray(time, dtype=np.int64),
-    }
-    for name, cube in {"truth": truth, "prediction": prediction, "error": error}.items():
+    fields = {"truth": truth, "prediction": prediction, "error": error}
+    profiles, amplitudes = {"lat": {}, "lon": {}, "time": {}}, {}
+    for name, cube in fields.items():  # one field with its sum in memory at a time
         full = _with_sum(cube)
-        arrays[f"profiles/lat/{name}"] = metrics.rms_along_lat(full)
-        arrays[f"profiles/lon/{name}"] = metrics.rms_along_lon(full, lat)
-        arrays[f"profiles/time/{name}"] = metrics.rms_along_time(full, lat)
-        arrays[f"maps/{name}"] = np.asarray(cube[..., k], dtype=np.float32)
+        profiles["lat"][name] = metrics.rms_along_lat(full)
+        profiles["lon"][name] = metrics.rms_along_lon(full, lat)
+        profiles["time"][name] = metrics.rms_along_time(full, lat)
         if glob:
-            arrays[f"degree_amplitudes/{name}"] = degree_amplitudes(analyze(full[..., k]))
-    if glob:
-        arrays["degree_amplitudes/degree"] = np.arange(truth.shape[-2] // 2)
-    for method, values in relative.items():
-        arrays[f"relative_rms/{method}"] = np.asarray(values, dtype=np.float64)
+            amplitudes[name] = degree_amplitudes(analyze(full[..., k]))
+        del full
     pair_rms, pair_norm = metrics.pair_error_matrix(error, lat)
     sets, sub_rms, sub_norm = metrics.combined_errors(error, lat)
-    arrays["component_errors/pair_rms"] = pair_rms
-    arrays["component_errors/pair_normalised"] = pair_norm
-    arrays["component_errors/subset_labels"] = [metrics.subset_label(s, components) for s in sets]
-    arrays["component_errors/subset_rms"] = sub_rms
-    arrays["component_errors/subset_normalised"] = sub_norm
-    return attrs, arrays
+    errors = {
+        "pair_rms": pair_rms, "pair_normalised": pair_norm, "subset_rms": sub_rms,
+        "subset_labels": [metrics.subset_label(s, components) for s in sets],
+        "subset_normalised": sub_norm,
+    }  # fmt: skip
+    return Evaluation(
+        attrs=attrs, lat=lat, lon=lon, time=time, profiles=profiles,
+        maps={n: cube[..., k] for n, cube in fields.items()},
+        relative_rms={m: np.asarray(v, dtype=np.float64) for m, v in relative.items()},
+        component_errors=errors,
+        degree=np.arange(truth.shape[-2] // 2) if glob else None,
+        degree_amplitudes=amplitudes if glob else None,
+    )  # fmt: skip
 
 
 def evaluate(
@@ -179,14 +177,14 @@ def evaluate(
                     relative[method] = [r["rel_rms"] for r in new]
                     del p
                 if split == "test" and year == test_years[0]:
-                    attrs, arrays = evaluation_record(
+                    record = evaluation_record(
                         model=model_name, year=year, sampling=samples.sampling,
                         components=samples.components, lat=samples.lat, lon=samples.lon,
                         time=samples.time(year), truth=truth, prediction=pred,
                         relative=relative, epoch_index=epoch_index,
                         best_epoch=best_epoch(training_log),
                     )  # fmt: skip
-                    write_evaluation(out_h5, attrs, arrays)
+                    write_evaluation(out_h5, record)
                 del truth, pred, summed
     df = pd.DataFrame(rows, columns=CSV_COLUMNS)
     df.to_csv(out_csv, index=False, float_format="%.6g")

@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from gravsep.formats.evaluation import EvaluationFile
+from gravsep.formats.evaluation import read_evaluation
 from gravsep.formats.training_log import read_training_log
 
 SPLITS = ("train", "validation", "test")
@@ -72,16 +72,16 @@ def rms_profiles(evaluation_h5, out_png):
     out_png : path-like
         Output PNG.
     """
-    with EvaluationFile(evaluation_h5) as f:
-        labels = f.attrs["labels"]
-        axes_x = {
-            "lat": (f["lat"], "latitude [°]"),
-            "lon": (f["lon"], "longitude [° E]"),
-            "time": (f["time"].astype("datetime64[s]"), "window mid epoch"),
-        }
-        prof = {a: {k: f[f"profiles/{a}/{k}"] * M_TO_CM for k in KINDS} for a in axes_x}
-        rel = f["relative_rms/unet"] if "relative_rms/unet" in f else None
-        title = _title(f, "RMS profiles")
+    f = read_evaluation(evaluation_h5)
+    labels = f.labels
+    axes_x = {
+        "lat": (f.lat, "latitude [°]"),
+        "lon": (f.lon, "longitude [° E]"),
+        "time": (f.time.astype("datetime64[s]"), "window mid epoch"),
+    }
+    prof = {a: {k: f.profiles[a][k] * M_TO_CM for k in KINDS} for a in axes_x}
+    rel = f.relative_rms.get("unet")
+    title = _title(f, "RMS profiles")
     n = len(labels)
     fig = Figure(figsize=(13, 2.4 * n + 1.0), layout="constrained")
     axs = fig.subplots(n, 3, squeeze=False)
@@ -128,19 +128,19 @@ def degree_amplitudes(evaluation_h5, out_png):
     out_png : path-like
         Output PNG.
     """
-    with EvaluationFile(evaluation_h5) as f:
-        labels = f.attrs["labels"]
-        title = _title(f, f"Degree amplitudes at {_epoch_label(f)}")
-        if "degree_amplitudes" not in f:
-            fig = Figure(figsize=(6, 2), layout="constrained")
-            ax = fig.subplots()
-            ax.set_axis_off()
-            ax.text(0.5, 0.5, "No degree amplitudes: the grid is regional.", ha="center")
-            fig.suptitle(title, fontsize=9)
-            _save(fig, out_png)
-            return
-        degree = f["degree_amplitudes/degree"]
-        amp = {k: f[f"degree_amplitudes/{k}"] * M_TO_CM for k in KINDS}
+    f = read_evaluation(evaluation_h5)
+    labels = f.labels
+    title = _title(f, f"Degree amplitudes at {_epoch_label(f)}")
+    if f.degree_amplitudes is None:
+        fig = Figure(figsize=(6, 2), layout="constrained")
+        ax = fig.subplots()
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "No degree amplitudes: the grid is regional.", ha="center")
+        fig.suptitle(title, fontsize=9)
+        _save(fig, out_png)
+        return
+    degree = f.degree
+    amp = {k: f.degree_amplitudes[k] * M_TO_CM for k in KINDS}
     n = len(labels)
     ncol = min(n, 3)
     nrow = -(-n // ncol)
@@ -221,14 +221,13 @@ def maps(evaluation_h5, out_png, natural_earth=None):
         warnings.warn(
             f"no {COASTLINE} under {natural_earth}; maps without coastlines", stacklevel=2
         )
-    with EvaluationFile(evaluation_h5) as f:
-        comps = f.attrs["components"]
-        glob = bool(f.attrs.get("global", False))
-        lat = f["lat"]
-        lon = f["lon"]
-        fields = {k: f[f"maps/{k}"] * M_TO_CM for k in KINDS}
-        rel = f["relative_rms/unet"] if "relative_rms/unet" in f else None
-        title = _title(f, f"Maps at {_epoch_label(f)}")
+    f = read_evaluation(evaluation_h5)
+    comps = f.attrs["components"]
+    glob = bool(f.attrs.get("global", False))
+    lat, lon = f.lat, f.lon
+    fields = {k: f.maps[k] * M_TO_CM for k in KINDS}
+    rel = f.relative_rms.get("unet")
+    title = _title(f, f"Maps at {_epoch_label(f)}")
     lat_e = np.clip(_cell_edges(lat), -90, 90)
     lon_e = _cell_edges(lon)
     extent = [lon_e[0], lon_e[-1], min(lat_e[0], lat_e[-1]), max(lat_e[0], lat_e[-1])]
@@ -298,11 +297,11 @@ def component_errors(evaluation_h5, out_png):
     out_png : path-like
         Output PNG.
     """
-    with EvaluationFile(evaluation_h5) as f:
-        labels = f["component_errors/subset_labels"]
-        values = f["component_errors/subset_rms"] * M_TO_CM
-        norm = f["component_errors/subset_normalised"]
-        title = _title(f, "Errors of component sums")
+    f = read_evaluation(evaluation_h5)
+    labels = f.component_errors["subset_labels"]
+    values = f.component_errors["subset_rms"] * M_TO_CM
+    norm = f.component_errors["subset_normalised"]
+    title = _title(f, "Errors of component sums")
     size = np.array([lab.count("+") + 1 for lab in labels])
     colours = {1: "tab:blue", 2: "tab:orange"}
     col = [colours.get(s, "tab:red") for s in size]
