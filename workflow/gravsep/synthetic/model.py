@@ -30,7 +30,8 @@ This module owns the model file (``results/synthetic/model.h5``, :func:`save_mod
   (dimensionless, scale applied), and attributes ``names`` (``K`` strings), ``scale``
   (float) and ``description`` (the letter's name).
 
-Datasets are written without time stamps, so the same model gives the same bytes.
+Datasets are written without time stamps; the groups still carry HDF5's modification times,
+so two writes of the same model have the same content but not the same bytes.
 """
 
 import functools
