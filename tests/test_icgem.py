@@ -375,10 +375,11 @@ def test_column_wise_conversion_equals_float(monkeypatch, portable, digits):
     """Every value equals Python's correctly rounded float() of its text, across the
     exponent range (subnormal to near overflow) and next to halfway points; the
     portable path (no x87 long double) gives the same."""
+    import gravsep.formats.decimal_conversion as decimal_conversion
     import gravsep.formats.icgem as icgem
 
     if portable:
-        monkeypatch.setattr(icgem, "_X87", False)
+        monkeypatch.setattr(decimal_conversion, "_X87", False)
 
     def no_general(*args, **kwargs):
         raise AssertionError("the column-wise path refused an equally formatted file")
@@ -452,11 +453,11 @@ def test_column_wise_path_rejects_deviating_line(tmp_path, text, old, new):
 def test_portable_conversion_sends_exact_ties_to_float():
     """10**23 lies exactly halfway between two doubles: the double-double product cannot
     decide it and leaves it to float() (which rounds to even); near values are decided."""
-    import gravsep.formats.icgem as icgem
+    import gravsep.formats.decimal_conversion as decimal_conversion
 
     mant = np.array([1, 1, 3, 123456789012345], dtype=np.int64)
     k = np.array([23, 24, -30, -40], dtype=np.int64)
-    out, slow = icgem._decimal_to_double_portable(mant, k)
+    out, slow = decimal_conversion._decimal_to_double_portable(mant, k)
     assert slow.tolist() == [True, False, False, False]
     assert out[1:].tolist() == [1e24, 3e-30, 123456789012345e-40]
 
@@ -464,13 +465,13 @@ def test_portable_conversion_sends_exact_ties_to_float():
 @pytest.mark.parametrize("portable", [False, True])
 def test_conversion_beyond_the_power_table(monkeypatch, portable):
     """Exponents past the tabulated powers of ten give what float() gives (0, inf)."""
-    import gravsep.formats.icgem as icgem
+    import gravsep.formats.decimal_conversion as decimal_conversion
 
     if portable:
-        monkeypatch.setattr(icgem, "_X87", False)
+        monkeypatch.setattr(decimal_conversion, "_X87", False)
     tokens = [b"1.5D-420", b"2.5D+001", b"1.0D+420", b"7.0D-300"]
     mant = np.array([15, 25, 10, 70], dtype=np.int64)
     k = np.array([-421, 0, 419, -301], dtype=np.int64)
     neg = np.array([False, True, False, True])
-    out = icgem._decimal_to_double(mant, k, neg, lambda i: tokens[i])
+    out = decimal_conversion.decimal_to_double(mant, k, neg, lambda i: tokens[i])
     assert out.tolist() == [0.0, -25.0, np.inf, -7e-300]

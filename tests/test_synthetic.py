@@ -10,7 +10,7 @@ import pytest
 from gravsep.formats.archive import archive_name, member_name, unpack_archive, year_epochs
 from gravsep.formats.icgem import format_icgem, read_icgem
 from gravsep.harmonics.grids import lat_lon, synthesize
-from gravsep.synthetic import landmask
+from gravsep.synthetic import archives, landmask
 from gravsep.synthetic import model as synthetic
 
 NMAX = 15
@@ -184,7 +184,7 @@ def test_model_covers_the_years_continuously():
 
 def test_archive_layout_and_content(model, tmp_path):
     path = tmp_path / archive_name(1995, "O")
-    synthetic.write_year_archive(model, "O", 1995, path)
+    archives.write_year_archive(model, "O", 1995, path)
     with tarfile.open(path) as tar:
         members = tar.getmembers()
     dirs = [m.name for m in members if m.isdir()]
@@ -207,7 +207,7 @@ def test_archive_layout_and_content(model, tmp_path):
 
 def test_leap_year_archive_has_1464_epochs(model, tmp_path):
     path = tmp_path / archive_name(1996, "S")
-    synthetic.write_year_archive(model, "S", 1996, path)
+    archives.write_year_archive(model, "S", 1996, path)
     files = unpack_archive(path, tmp_path / "flat", "S", 1996)
     assert len(files) == 1464
     assert files[-1].name == "mtmshc_S_19961231_18.180"
@@ -219,7 +219,7 @@ def test_archive_bytes_are_reproducible(model, tmp_path):
     other = synthetic.build_model(YEARS, NMAX, seed=SEED + 1, letters="I")
     paths = [tmp_path / f"{k}" / archive_name(1995, "I") for k in range(3)]
     for m, p in zip([model, again, other], paths, strict=True):
-        synthetic.write_year_archive(m, "I", 1995, p)
+        archives.write_year_archive(m, "I", 1995, p)
     data = [p.read_bytes() for p in paths]
     assert data[0] == data[1]
     assert data[0] != data[2]
@@ -227,9 +227,9 @@ def test_archive_bytes_are_reproducible(model, tmp_path):
 
 @pytest.mark.parametrize("digits", [None, 7])
 def test_fast_formatter_matches_format_icgem(model, digits):
-    texts = synthetic.format_epochs(model, "H", 1995, digits=digits)
+    texts = archives.format_epochs(model, "H", 1995, digits=digits)
     epoch, text = next(texts)
-    comments = [c.replace("@EPOCH@", str(epoch)) for c in synthetic._comments(model, "H")]
+    comments = [c.replace("@EPOCH@", str(epoch)) for c in archives._comments(model, "H")]
     _, cs = synthetic.epoch_coefficients(model, "H", 1995)
     if digits is None:
         values = cs[0]

@@ -7,7 +7,8 @@ from gravsep import runlog
 sm = snakemake
 log = runlog.setup(sm.log[0])
 
-from gravsep.synthetic.model import load_model, write_year_archive
+from gravsep.synthetic.archives import write_year_archive
+from gravsep.synthetic.model import load_model
 
 start = time.perf_counter()
 model = load_model(sm.input.model)
