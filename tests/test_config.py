@@ -110,6 +110,34 @@ def test_defaults_reach_models_that_override_the_section(raw):
     assert models["a"]["training"]["epochs"] == 99
 
 
+@pytest.mark.parametrize(
+    "edit, key",
+    [
+        (lambda c: c["data"].update(years=[1995.0, 1996]), "data.years.0"),
+        (lambda c: c["preprocess"].update(deltat=168.0), "preprocess.deltat"),
+        (lambda c: c["defaults"]["training"].update(epochs=3.0), "defaults.training.epochs"),
+        (lambda c: c["data"].update(nmax=True), "data.nmax"),
+    ],
+)
+def test_schema_refuses_floats_where_integers_belong(raw, edit, key):
+    """JSON Schema counts 2001.0 as an integer; the workflow would fail later, far from the key."""
+    cfg = copy.deepcopy(raw)
+    edit(cfg)
+    msg = validate_error(cfg)
+    assert key in msg and "integer" in msg, msg
+
+
+def test_deltat_that_leaves_a_year_without_a_window(config):
+    config["data"]["years"] = [1995, 1996]
+    config["preprocess"]["deltat"] = 6 * 1500  # 375 days: 1996 gets no window that starts in it
+    msg = check_error(config, "preprocess.deltat")
+    assert "1996" in msg
+    config["preprocess"]["deltat"] = 8760  # 365 days: one window in each of 1995 and 1996
+    config["models"] = {"m": {"dataset": {"train_years": [1995], "validation_years": [1996],
+                                          "test_years": [1996]}}}  # fmt: skip
+    check(config)
+
+
 def test_schema_requires_data(raw):
     cfg = copy.deepcopy(raw)
     del cfg["data"]["nmax"]

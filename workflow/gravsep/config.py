@@ -136,6 +136,7 @@ def check(config):
         raise ConfigError("preprocess.components: a letter appears in two components")
     if config["source"] == "synthetic" and config["data"]["nmax"] > 120:
         raise ConfigError("data.nmax: the synthetic model is meant for degrees up to 120")
+    _check_windows(years, config["preprocess"]["deltat"])
     models = resolve_models(config)
     for name, model in models.items():
         ds, tr = model["dataset"], model["training"]
@@ -188,9 +189,18 @@ def check(config):
 
 
 def _validator(schema):
+    """A draft 2020-12 validator whose ``integer`` is an int, not a float such as 2001.0.
+
+    JSON Schema counts 2001.0 as an integer; the workflow would then compute with a float
+    year and fail far from the key at fault.
+    """
     import jsonschema
 
-    return jsonschema.Draft202012Validator(schema)
+    base = jsonschema.Draft202012Validator
+    checker = base.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool)
+    )
+    return jsonschema.validators.extend(base, type_checker=checker)(schema)
 
 
 def _messages(validator, instance, prefix=""):
@@ -204,6 +214,24 @@ def _messages(validator, instance, prefix=""):
         where = ".".join(p for p in (prefix, path) if p) or "(top level)"
         messages.append(f"{where}: {best.message}")
     return messages
+
+
+def _check_windows(years, deltat):
+    """Every year must have a window that starts in it (windows run from 1 January of the
+    first year and end by 1 January after the last, method note §2)."""
+    import datetime as dt
+
+    first = dt.datetime(min(years), 1, 1)
+    step = dt.timedelta(hours=int(deltat))
+    total = (dt.datetime(max(years) + 1, 1, 1) - first) // step  # whole windows
+    for year in sorted(years):
+        start = dt.datetime(year, 1, 1)
+        k = -(-(start - first) // step)  # first window starting on or after 1 January
+        if k >= total or first + k * step >= dt.datetime(year + 1, 1, 1):
+            raise ConfigError(
+                f"preprocess.deltat: windows of {deltat} h leave year {year} without a window "
+                f"(data.years {sorted(years)}); use a shorter deltat"
+            )
 
 
 def schema_errors(config):

@@ -29,4 +29,21 @@ def setup(log_path=None, level=logging.INFO):
         handlers=handlers,
         force=True,
     )
-    return logging.getLogger("gravsep")
+    log = logging.getLogger("gravsep")
+    sys.excepthook = _last_line_states_the_cause(log)
+    return log
+
+
+def _last_line_states_the_cause(log):
+    """An excepthook: the traceback, then one line with the error alone, last in the log.
+
+    With Snakemake's ``show-failed-logs`` (set in the profiles) that line reaches the console.
+    """
+    previous = sys.excepthook
+
+    def hook(kind, value, tb):
+        previous(kind, value, tb)
+        if not issubclass(kind, KeyboardInterrupt):
+            log.error("failed: %s: %s", kind.__name__, value)
+
+    return hook

@@ -1,10 +1,14 @@
-"""ESA ESM archives: names, safe unpacking and writing.
+"""ESA ESM archives: names, safe streaming of the members, unpacking and writing.
 
 An archive ``mtm_<YEAR>_<C>.tar.gz`` holds one folder per month with one file per 6-hour
-epoch, ``mtmshc_<C>_<YYYYMMDD>_<HH>.180``. Unpacking streams the members, refuses anything
-but regular files and folders (links, devices, absolute paths and ``..`` are refused before
-a byte is written), flattens the month folders, and checks that every epoch of the year is
-there exactly once. It writes into a temporary folder that is renamed only when complete.
+epoch, ``mtmshc_<C>_<YYYYMMDD>_<HH>.180``. :func:`iter_members` streams the members one at a
+time: anything but regular files and folders is refused before a byte is read (links,
+devices, sparse members, absolute paths and ``..``), as is a member larger than the bound its
+content can have (a degree-N coefficient file has a known size, see
+:func:`gravsep.formats.icgem.max_file_bytes`), so memory stays bounded whatever a header
+claims. Names must parse (ASCII digits only), letter and year must match, every epoch of the
+year must be there exactly once, and the gzip trailer is checked. :func:`unpack_archive`
+writes the members into a folder that appears only when complete.
 """
 
 import calendar
@@ -20,8 +24,16 @@ import numpy as np
 from gravsep.atomic import atomic_output
 from gravsep.constants import EPOCH_HOURS
 
-ARCHIVE_RE = re.compile(r"^mtm_(?P<year>\d{4})_(?P<letter>[A-Z])\.tar\.gz$")
-MEMBER_RE = re.compile(r"^mtmshc_(?P<letter>[A-Z])_(?P<date>\d{8})_(?P<hour>\d{2})\.180$")
+# [0-9], not \d: \d also matches other scripts' digits (a full-width ０６ would pass)
+ARCHIVE_RE = re.compile(r"^mtm_(?P<year>[0-9]{4})_(?P<letter>[A-Z])\.tar\.gz$")
+MEMBER_RE = re.compile(
+    r"^mtmshc_(?P<letter>[A-Z])_(?P<date>[0-9]{8})_(?P<hour>[0-9]{2})\.180$", re.ASCII
+)
+
+
+#: Default bound of a member's size [bytes] where the degree is not known: a degree-180 file
+#: with sigma columns at a generous line length (:func:`gravsep.formats.icgem.max_file_bytes`).
+MAX_MEMBER_BYTES = 8 << 20
 
 
 class ArchiveError(ValueError):
@@ -84,12 +96,113 @@ def _check_member(member, archive):
         raise ArchiveError(f"{where} is a link (to {member.linkname!r}); refusing to unpack")
     if member.isdev() or member.isfifo():
         raise ArchiveError(f"{where} is a device or FIFO; refusing to unpack")
+    if member.issparse():
+        raise ArchiveError(f"{where} is a sparse file; refusing to unpack")
     if not (member.isfile() or member.isdir()):
         raise ArchiveError(f"{where} is not a regular file or folder; refusing to unpack")
 
 
-def unpack_archive(archive, dest, letter, year):
-    """Unpack one ESM archive safely into a flat folder.
+def iter_members(archive, letter, year, max_bytes):
+    """Yield ``(file name, bytes)`` of every epoch's file of an archive, one at a time.
+
+    Parameters
+    ----------
+    archive : path-like
+        ``mtm_<YEAR>_<C>.tar.gz``.
+    letter, year : str, int
+        What the archive must hold.
+    max_bytes : int
+        The most bytes a member may hold; a larger one is refused before it is read.
+
+    Yields
+    ------
+    name : str
+        The member's file name (month folders dropped).
+    data : bytes
+
+    Raises
+    ------
+    ArchiveError
+        Unsafe, sparse or oversized member, corrupt gzip, a file of another letter or year, a
+        duplicate or (after the last member) a missing epoch; the message names archive and
+        member.
+    """
+    archive = Path(archive)
+    seen = {}
+    try:
+        tar = tarfile.open(archive, mode="r:gz")
+    except (tarfile.TarError, OSError, EOFError) as err:
+        raise ArchiveError(f"{archive}: not a readable tar.gz archive ({err})") from None
+    with tar:
+        while (member := _next(tar, archive)) is not None:
+            _check_member(member, archive)
+            if member.isdir():
+                continue
+            base = _check_name(member, archive, letter, year, seen)
+            yield base, _read_member(tar, member, archive, max_bytes)
+            tar.members.clear()  # tarfile keeps every header; nothing here needs them
+        _check_trailer(tar, archive)
+    missing = sorted(year_members(letter, year) - set(seen))
+    if not seen:
+        raise ArchiveError(f"{archive}: the archive is empty")
+    if missing:
+        raise ArchiveError(f"{archive}: {len(missing)} epoch(s) missing, first {missing[0]}")
+
+
+def _next(tar, archive):
+    try:
+        return tar.next()
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
+        raise ArchiveError(f"{archive}: corrupt or truncated archive ({err})") from None
+
+
+def _check_name(member, archive, letter, year, seen):
+    """The member's file name, after checking its form, letter, year and uniqueness."""
+    where = f"{archive}: member {member.name!r}"
+    parsed = parse_member_name(member.name)
+    if parsed is None:
+        raise ArchiveError(f"{where} is not named mtmshc_<C>_<YYYYMMDD>_<HH>.180")
+    mletter, epoch = parsed
+    if mletter != letter:
+        raise ArchiveError(f"{where} is of letter {mletter}, expected {letter}")
+    if epoch.astype("datetime64[Y]").astype(int) + 1970 != int(year):
+        raise ArchiveError(f"{where} is not of year {year}")
+    base = PurePosixPath(member.name).name
+    if base in seen:
+        raise ArchiveError(f"{where} duplicates {seen[base]!r}")
+    seen[base] = member.name
+    return base
+
+
+def _read_member(tar, member, archive, max_bytes):
+    where = f"{archive}: member {member.name!r}"
+    if member.size > max_bytes:
+        raise ArchiveError(
+            f"{where} holds {member.size} bytes, more than a coefficient file of this degree "
+            f"can ({max_bytes}); refusing to read it"
+        )
+    try:
+        data = tar.extractfile(member).read(max_bytes + 1)
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
+        raise ArchiveError(f"{where} could not be read ({err})") from None
+    if len(data) > max_bytes:  # a header that understates the size
+        raise ArchiveError(f"{where} holds more than {max_bytes} bytes; refusing to read it")
+    return data
+
+
+def _check_trailer(tar, archive):
+    # tarfile stops at the end-of-archive block (or, silently, at a damaged header) without
+    # reading the gzip trailer: read the stream to its end so that its CRC and length are
+    # checked (a cut or corrupted file is refused, not half-used).
+    try:
+        while tar.fileobj.read(1 << 20):
+            pass
+    except (OSError, EOFError, zlib.error) as err:
+        raise ArchiveError(f"{archive}: corrupt or truncated archive ({err})") from None
+
+
+def unpack_archive(archive, dest, letter, year, max_bytes=None):
+    """Unpack one ESM archive safely into a flat folder (the checks of :func:`iter_members`).
 
     Parameters
     ----------
@@ -101,6 +214,8 @@ def unpack_archive(archive, dest, letter, year):
         passed.
     letter, year : str, int
         What the archive must hold.
+    max_bytes : int, optional
+        The most bytes a member may hold; default :data:`MAX_MEMBER_BYTES`.
 
     Returns
     -------
@@ -110,67 +225,13 @@ def unpack_archive(archive, dest, letter, year):
     Raises
     ------
     ArchiveError
-        Unsafe member, corrupt gzip, a file of another letter or year, a duplicate or a missing
-        epoch. Nothing is left at ``dest``.
+        As :func:`iter_members`. Nothing is left at ``dest``.
     """
-    archive, dest = Path(archive), Path(dest)
-    seen = {}
+    dest = Path(dest)
+    limit = MAX_MEMBER_BYTES if max_bytes is None else int(max_bytes)
     with atomic_output(dest, directory=True) as partial:
-        try:
-            tar = tarfile.open(archive, mode="r:gz")
-        except (tarfile.TarError, OSError, EOFError) as err:
-            raise ArchiveError(f"{archive}: not a readable tar.gz archive ({err})") from None
-        with tar:
-            while True:
-                try:
-                    member = tar.next()
-                except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
-                    raise ArchiveError(f"{archive}: corrupt or truncated archive ({err})") from None
-                if member is None:
-                    break
-                _check_member(member, archive)
-                if member.isdir():
-                    continue
-                parsed = parse_member_name(member.name)
-                if parsed is None:
-                    raise ArchiveError(
-                        f"{archive}: member {member.name!r} is not named "
-                        "mtmshc_<C>_<YYYYMMDD>_<HH>.180"
-                    )
-                mletter, epoch = parsed
-                if mletter != letter:
-                    raise ArchiveError(
-                        f"{archive}: member {member.name!r} is of letter {mletter}, "
-                        f"expected {letter}"
-                    )
-                if epoch.astype("datetime64[Y]").astype(int) + 1970 != int(year):
-                    raise ArchiveError(f"{archive}: member {member.name!r} is not of year {year}")
-                base = PurePosixPath(member.name).name
-                if base in seen:
-                    raise ArchiveError(
-                        f"{archive}: member {member.name!r} duplicates {seen[base]!r}"
-                    )
-                seen[base] = member.name
-                try:
-                    data = tar.extractfile(member).read()
-                except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
-                    raise ArchiveError(
-                        f"{archive}: member {member.name!r} could not be read ({err})"
-                    ) from None
-                (partial / base).write_bytes(data)
-            # tarfile stops at the end-of-archive block (or, silently, at a damaged header)
-            # without reading the gzip trailer: read the stream to its end so that its CRC
-            # and length are checked (a cut or corrupted file is refused, not half-used).
-            try:
-                while tar.fileobj.read(1 << 20):
-                    pass
-            except (OSError, EOFError, zlib.error) as err:
-                raise ArchiveError(f"{archive}: corrupt or truncated archive ({err})") from None
-        missing = sorted(year_members(letter, year) - set(seen))
-        if not seen:
-            raise ArchiveError(f"{archive}: the archive is empty")
-        if missing:
-            raise ArchiveError(f"{archive}: {len(missing)} epoch(s) missing, first {missing[0]}")
+        for base, data in iter_members(archive, letter, year, limit):
+            (partial / base).write_bytes(data)
     return sorted(dest.iterdir())
 
 

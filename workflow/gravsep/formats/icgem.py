@@ -13,9 +13,9 @@ word-wise operations reach ~1.4 ms per degree-180 file without a build step or a
 dependency.
 """
 
-import gzip
 import re
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -24,13 +24,56 @@ from gravsep.atomic import write_text
 from gravsep.constants import GM, R_EARTH
 from gravsep.formats.icgem_columns import parse_fixed
 
+#: The highest degree read (EGM2008's): a header or a line claiming more is refused before
+#: anything of that size is allocated (2 x 2191^2 float64 is 77 MB).
+MAX_DEGREE = 2190
+#: Bytes allowed for the header (comments included) and per coefficient line: generous bounds
+#: of what a file of a given degree can hold (ESM lines have 70, with sigmas about 110).
+HEADER_BYTES = 64 << 10
+LINE_BYTES = 256
+#: The longest line read; a longer one is refused (and quoted only in part).
+MAX_LINE_BYTES = 4096
+#: Characters of a bad line quoted in a message.
+EXCERPT = 60
+#: Keys of time-variable ICGEM 2.0 files, which this reader does not evaluate.
+TIME_VARIABLE_KEYS = ("gfct", "trnd", "acos", "asin")
+
 
 class ICGEMError(ValueError):
     """A coefficient file that does not follow the format; the message names file and line."""
 
 
-def _to_bytes(source):
-    """Return (data, name) of a path, bytes or str; gzip recognised by its magic bytes."""
+def max_file_bytes(nmax):
+    """The most bytes an ICGEM file of degree ``nmax`` can hold (header and lines, bounded)."""
+    return HEADER_BYTES + (int(nmax) + 1) * (int(nmax) + 2) // 2 * LINE_BYTES
+
+
+def excerpt(text, limit=EXCERPT):
+    """``repr`` of at most ``limit`` characters of a line (``...`` and the length if cut)."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
+def _gunzip(data, limit, name):
+    """Decompress gzip data, refusing more than ``limit`` bytes of output."""
+    d = zlib.decompressobj(wbits=31)
+    try:
+        out = d.decompress(data, limit + 1)
+    except zlib.error as err:
+        raise ICGEMError(f"{name}: corrupt gzip data ({err})") from None
+    if len(out) > limit:
+        raise ICGEMError(f"{name}: decompresses to more than {limit} bytes; refusing to read it")
+    if not d.eof:
+        raise ICGEMError(f"{name}: corrupt gzip data (truncated stream)")
+    return out
+
+
+def _to_bytes(source, limit):
+    """Return (data, name) of a path, bytes or str; gzip recognised by its magic bytes.
+
+    At most ``limit`` bytes are read or decompressed; more is refused.
+    """
     if isinstance(source, (bytes, bytearray)):
         data, name = bytes(source), "<bytes>"
     elif isinstance(source, str) and "\n" in source:
@@ -38,13 +81,28 @@ def _to_bytes(source):
     else:
         path = Path(source)
         name = str(path)
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
     if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as err:
-            raise ICGEMError(f"{name}: corrupt gzip data ({err})") from None
+        data = _gunzip(data, limit, name)
+    if len(data) > limit:
+        raise ICGEMError(
+            f"{name}: more than {limit} bytes, more than a file of this degree can hold; "
+            "refusing to read it"
+        )
     return data, name
+
+
+def _check_header(header, head, name):
+    """Refuse a normalisation other than full (the header line is named)."""
+    norm = header.get("norm")
+    if norm is not None and norm.split()[0] != "fully_normalized":
+        lines = head.decode("ascii", "replace").splitlines()
+        lineno = next((i + 1 for i, ln in enumerate(lines) if ln.split()[:1] == ["norm"]), 0)
+        raise ICGEMError(
+            f"{name}, line {lineno}: header norm is {excerpt(norm)}; only fully_normalized "
+            "coefficients are read"
+        )
 
 
 _HEAD_END = re.compile(rb"^[ \t]*end_of_head\b[^\n]*(\n|$)", re.MULTILINE)
@@ -77,20 +135,37 @@ def _diagnose(body, first_line, ncol, name):
             continue
         words = line.split()
         where = f"{name}, line {first_line + i}"
+        if len(raw) > MAX_LINE_BYTES:
+            raise ICGEMError(
+                f"{where}: {len(raw)} bytes, longer than any coefficient line "
+                f"({MAX_LINE_BYTES}): {excerpt(line)}"
+            )
+        if words[0] in TIME_VARIABLE_KEYS:
+            raise ICGEMError(
+                f"{where}: '{words[0]}' is a time-variable ICGEM 2.0 key; only static fields "
+                "('gfc' lines) are read"
+            )
         if words[0] != "gfc":
-            raise ICGEMError(f"{where}: expected a 'gfc' line, got {line!r}")
+            raise ICGEMError(f"{where}: expected a 'gfc' line, got {excerpt(line)}")
         if len(words) != ncol + 1:
-            raise ICGEMError(f"{where}: expected {ncol + 1} columns, got {len(words)}: {line!r}")
+            raise ICGEMError(
+                f"{where}: expected {ncol + 1} columns, got {len(words)}: {excerpt(line)}"
+            )
         try:
             int(words[1]), int(words[2])
             [float(w.replace("D", "E").replace("d", "e")) for w in words[3:]]
         except ValueError:
-            raise ICGEMError(f"{where}: not a number in {line!r}") from None
+            raise ICGEMError(f"{where}: not a number in {excerpt(line)}") from None
     raise ICGEMError(f"{name}: coefficient lines could not be parsed")
 
 
-def read_icgem(source, nmax=None):
+def read_icgem(source, nmax=None, max_degree=MAX_DEGREE):
     """Read an ICGEM file.
+
+    Every size is bounded before it is read or allocated: the file (or its decompressed
+    gzip stream) by :func:`max_file_bytes` of ``nmax`` (else of ``max_degree``), a line by
+    :data:`MAX_LINE_BYTES`, the degree by ``max_degree``. The header's ``norm`` must be
+    ``fully_normalized`` or absent (as in the ESA ESM files).
 
     Parameters
     ----------
@@ -99,6 +174,8 @@ def read_icgem(source, nmax=None):
     nmax : int, optional
         Expected maximum degree; the file must hold exactly degrees 0..nmax (every (n, m)
         once). Default: the header's ``max_degree``, else the largest n found.
+    max_degree : int
+        The highest degree accepted when ``nmax`` is not given.
 
     Returns
     -------
@@ -106,18 +183,22 @@ def read_icgem(source, nmax=None):
         ``(2, nmax+1, nmax+1)`` coefficients as in the file (dimensionless).
     header : dict
         Header keys as strings, plus the parsed numbers ``gm`` [m^3 s^-2], ``radius`` [m],
-        ``max_degree`` and ``errors``.
+        ``max_degree``, ``errors`` and ``norm`` (``fully_normalized``).
 
     Raises
     ------
     ICGEMError
         The message names the file and, for a bad data line, the line number (1-based).
     """
-    data, name = _to_bytes(source)
-    match = _HEAD_END.search(data)
+    data, name = _to_bytes(source, max_file_bytes(max_degree if nmax is None else nmax))
+    match = _HEAD_END.search(data, 0, HEADER_BYTES + 64)
     if match is None:
-        raise ICGEMError(f"{name}: no 'end_of_head' line; is this an ICGEM file?")
+        raise ICGEMError(
+            f"{name}: no 'end_of_head' line in the first {HEADER_BYTES} bytes; is this an "
+            "ICGEM file?"
+        )
     header = _parse_header(data[: match.start()], name)
+    _check_header(header, data[: match.start()], name)
     first_line = data.count(b"\n", 0, match.end()) + 1
     # the gfc block without leading and trailing blank lines, as offsets (no copy)
     start, stop = match.end(), len(data)
@@ -153,6 +234,8 @@ def read_icgem(source, nmax=None):
         raise ICGEMError(f"{name}: header max_degree is not an integer: {declared!r}") from None
     if nmax is None:
         nmax = declared if declared is not None else int(n.max())
+        if nmax > max_degree:
+            raise ICGEMError(f"{name}: degree {nmax} exceeds the highest read ({max_degree})")
     elif declared is not None and declared != nmax:
         raise ICGEMError(f"{name}: header max_degree is {declared}, expected {nmax}")
     if n.max() > nmax:
@@ -182,6 +265,7 @@ def read_icgem(source, nmax=None):
     header["radius"] = _header_float(header, "radius", R_EARTH, name)
     header["max_degree"] = nmax
     header["errors"] = header.get("errors", "calibrated" if ncol == 6 else "no")
+    header["norm"] = "fully_normalized"
     return cs, header
 
 
@@ -200,8 +284,7 @@ def _parse_general(body, first_line, name):
             numbers = np.fromstring(body.replace(b"gfc", b"   ").translate(_FORTRAN), sep=" ")
         except (DeprecationWarning, ValueError):
             numbers = None
-    nonblank = sum(1 for ln in body.split(b"\n") if ln.strip())
-    if numbers is None or numbers.size != nlines * ncol or nonblank != nlines:
+    if numbers is None or numbers.size != nlines * ncol or not _lines_well_formed(body, ncol):
         _diagnose(body, first_line, ncol, name)
     table = numbers.reshape(nlines, ncol)
     n, m = table[:, 0], table[:, 1]
@@ -209,6 +292,24 @@ def _parse_general(body, first_line, name):
         _diagnose(body, first_line, ncol, name)
     values = table[:, 2:4]
     return n.astype(np.int64), m.astype(np.int64), values, nlines, ncol
+
+
+def _lines_well_formed(body, ncol):
+    """Whether every non-blank line has ``ncol + 1`` words and none is too long.
+
+    A total count of numbers is not enough: a line with an extra number followed by one
+    lacking a number would shift every value between them.
+    """
+    b = np.frombuffer(body, dtype=np.uint8)
+    newline = b == 10
+    space = newline | (b == 32) | (b == 9) | (b == 13)
+    starts = ~space
+    starts[1:] &= space[:-1]
+    line = np.cumsum(newline) - newline
+    words = np.bincount(line[starts], minlength=int(newline.sum()) + 1)
+    bounds = np.concatenate([[-1], np.flatnonzero(newline), [b.size]])
+    longest = int(np.diff(bounds).max()) - 1  # without the newline
+    return bool(np.all((words == 0) | (words == ncol + 1))) and longest <= MAX_LINE_BYTES
 
 
 def _nth(data, needle, k):

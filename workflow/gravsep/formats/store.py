@@ -15,7 +15,8 @@ Layout
 ``/source``       (T,) str, the file each epoch was parsed from (letter stores only)
 ``/sha256``       (T,) str, checksum of that file's bytes (letter stores only)
 attributes: ``name`` (letter or component), ``year``, ``nmax``, ``gm`` [m^3 s^-2],
-``radius`` [m], ``kind`` (one of :data:`KINDS`).
+``radius`` [m], ``kind`` (one of :data:`KINDS`); letter stores also ``norm``
+(``fully_normalized``, the only normalisation read).
 
 This module owns the layout: :class:`StoreWriter` writes it, :class:`Store` and
 :func:`read_store` read it. A store appears under its final name only when complete
@@ -124,9 +125,11 @@ class StoreWriter:
         self.source[:] = names
         self.sha256[:] = sha256
 
-    def set_constants(self, gm, radius):
-        """GM [m^3 s^-2] and reference radius [m] of the coefficients."""
+    def set_constants(self, gm, radius, norm=None):
+        """GM [m^3 s^-2], reference radius [m] and normalisation of the coefficients."""
         self.file.attrs["gm"], self.file.attrs["radius"] = float(gm), float(radius)
+        if norm is not None:
+            self.file.attrs["norm"] = norm
 
     def close(self):
         """Flush, close and move the file to its final name."""
