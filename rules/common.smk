@@ -70,8 +70,54 @@ def dataset_years(ds):
     )
 
 
-def model_dir(wildcards):
-    return f"results/models/{wildcards.model}"
+# Input and params functions of the rules (one per pattern the rules share).
+
+
+def input_archive(wildcards):
+    """The input archive of a letter and year (rules unpack and store)."""
+    return archive_path(wildcards.letter, wildcards.year)
+
+
+def samples_h5(wildcards):
+    """The samples of the dataset a model is trained on (rules train, predict, evaluate, export)."""
+    return f"results/datasets/{MODEL_DATASET[wildcards.model]}/samples.h5"
+
+
+def dataset_anomalies(wildcards):
+    """The anomalies of every component over the years a dataset uses (rule dataset)."""
+    return expand(
+        "results/preprocess/anomalies/{comp}_{year}.h5",
+        comp=COMPONENTS,
+        year=dataset_years(DATASETS[wildcards.dataset]),
+    )
+
+
+def combine_stores(wildcards):
+    """The stores of the letters a component combines, in one year (rule combine)."""
+    return expand(
+        "results/ingest/store/{letter}_{year}.h5",
+        letter=list(wildcards.comp),
+        year=wildcards.year,
+    )
+
+
+def windows_combined(wildcards):
+    """A component's combined year, and the next one where the year's last window ends in it."""
+    comp, year = wildcards.comp, wildcards.year
+    files = [f"results/preprocess/combined/{comp}_{year}.h5"]
+    if windows_need_next_year(year):
+        files.append(f"results/preprocess/combined/{comp}_{int(year) + 1}.h5")
+    return files
+
+
+def model_setting(section, key=None):
+    """Params function: a model's resolved config `section` (or its `key`), per {model}."""
+
+    def setting(wildcards):
+        value = MODELS[wildcards.model][section]
+        return value if key is None else value[key]
+
+    return setting
 
 
 FIGURES = [

@@ -3,11 +3,7 @@
 
 rule dataset:
     input:
-        lambda wc: expand(
-            "results/preprocess/anomalies/{comp}_{year}.h5",
-            comp=COMPONENTS,
-            year=dataset_years(DATASETS[wc.dataset]),
-        ),
+        dataset_anomalies,
     output:
         "results/datasets/{dataset}/samples.h5",
     log:

@@ -3,7 +3,7 @@
 
 rule evaluate:
     input:
-        dataset=lambda wc: f"results/datasets/{MODEL_DATASET[wc.model]}/samples.h5",
+        dataset=samples_h5,
         predictions="results/models/{model}/predictions.h5",
         training_log="results/models/{model}/training_log.h5",
     output:

@@ -4,7 +4,7 @@
 
 rule unpack:
     input:
-        lambda wc: archive_path(wc.letter, wc.year),
+        input_archive,
     output:
         temp(directory("results/ingest/unpacked/{letter}_{year}")),
     log:
@@ -32,6 +32,6 @@ rule store:
         mem_mb=1000,
     params:
         nmax=config["data"]["nmax"],
-        archive=lambda wc: archive_path(wc.letter, wc.year),
+        archive=input_archive,
     script:
         "../workflow/scripts/store.py"

@@ -3,11 +3,7 @@
 
 rule combine:
     input:
-        lambda wc: expand(
-            "results/ingest/store/{letter}_{year}.h5",
-            letter=list(wc.comp),
-            year=wc.year,
-        ),
+        combine_stores,
     output:
         temp("results/preprocess/combined/{comp}_{year}.h5"),
     log:
@@ -22,12 +18,7 @@ rule combine:
 
 rule windows:
     input:
-        lambda wc: [f"results/preprocess/combined/{wc.comp}_{wc.year}.h5"]
-        + (
-            [f"results/preprocess/combined/{wc.comp}_{int(wc.year) + 1}.h5"]
-            if windows_need_next_year(wc.year)
-            else []
-        ),
+        windows_combined,
     output:
         "results/preprocess/windows/{comp}_{year}.h5",
     log:
