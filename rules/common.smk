@@ -120,6 +120,31 @@ def model_setting(section, key=None):
     return setting
 
 
+# Report entries: captions are workflow/report/<caption>.rst (paths relative to rules/).
+
+
+def report_entry(path, caption, category, subcategory=None, labels=None):
+    """`path` flagged for `snakemake --report` with its caption, category and labels."""
+    return report(
+        path,
+        caption=f"../workflow/report/{caption}.rst",
+        category=category,
+        subcategory=subcategory,
+        labels=labels,
+    )
+
+
+def model_figure(name, subcategory, label):
+    """A figure of rule figures (caption workflow/report/<name>.rst) in the model's category."""
+    return report_entry(
+        f"results/models/{{model}}/figures/{name}.png",
+        name,
+        category="Model {model}",
+        subcategory=subcategory,
+        labels={"model": "{model}", "figure": label},
+    )
+
+
 FIGURES = [
     "rms_profiles",
     "degree_amplitudes",

@@ -32,16 +32,16 @@ rule provenance:
         configfiles=[str(path) for path in workflow.configfiles],
         workflow=PROVENANCE_WORKFLOW,
     output:
-        config=report(
+        config=report_entry(
             PROVENANCE_OUTPUTS[0],
-            caption="../workflow/report/config.rst",
+            "config",
             category="Provenance",
             labels={"file": "resolved configuration"},
         ),
         record=PROVENANCE_OUTPUTS[1],
-        html=report(
+        html=report_entry(
             PROVENANCE_OUTPUTS[2],
-            caption="../workflow/report/provenance.rst",
+            "provenance",
             category="Provenance",
             labels={"file": "provenance"},
         ),

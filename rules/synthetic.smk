@@ -44,14 +44,14 @@ rule synthetic_figures:
     input:
         model="results/synthetic/model.h5",
     output:
-        maps=report(
+        maps=report_entry(
             "results/synthetic/figures/component_maps.png",
-            caption="../workflow/report/synthetic_maps.rst",
+            "synthetic_maps",
             category="Synthetic Earth-system model",
         ),
-        spectra=report(
+        spectra=report_entry(
             "results/synthetic/figures/degree_amplitudes.png",
-            caption="../workflow/report/synthetic_spectra.rst",
+            "synthetic_spectra",
             category="Synthetic Earth-system model",
         ),
     log:
