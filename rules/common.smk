@@ -17,6 +17,16 @@ except ConfigError as err:
 
 # Files shipped with the repository, found also when Snakemake runs in another --directory.
 REPO = Path(workflow.basedir).parent
+
+# `--sdm conda`: envs/cpu.yaml and envs/gpu.yaml install this checkout with `-e ${GRAVSEP_REPO}`.
+# A relative path there (`-e ../`) would break: Snakemake copies an env file to
+# .snakemake/conda/<hash>.yaml and runs `conda env create --file <copy>`
+# (snakemake/deployment/conda.py, Env.create), and conda runs pip in the folder of the file
+# it was given (conda/env/installers/pip.py: pip_workdir = dirname(file)), so `../` would be
+# <workdir>/.snakemake. pip expands ${VAR} in requirements (https://pip.pypa.io/en/stable/
+# reference/requirements-file-format/#using-environment-variables); conda inherits this
+# process's environment. tests/test_containers.py checks both sides.
+os.environ.update(GRAVSEP_REPO=str(REPO.absolute()))  # set, not read: no `envvars:`
 _rel = os.path.relpath(REPO)
 RESOURCES = "resources" if _rel == "." else str(REPO / "resources")
 NATURAL_EARTH = f"{RESOURCES}/natural_earth"

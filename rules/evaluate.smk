@@ -13,6 +13,8 @@ rule evaluate:
         "results/logs/evaluate/{model}.log",
     benchmark:
         "results/benchmarks/evaluate/{model}.tsv"
+    conda:
+        "../envs/cpu.yaml"
     container:
         config["containers"]["cpu"]
     params:
@@ -40,6 +42,8 @@ rule figures:
         "results/logs/figures/{model}.log",
     benchmark:
         "results/benchmarks/figures/{model}.tsv"
+    conda:
+        "../envs/cpu.yaml"
     container:
         config["containers"]["cpu"]
     params:
@@ -75,6 +79,8 @@ rule metrics_table:
         "results/logs/metrics_table.log",
     benchmark:
         "results/benchmarks/metrics_table.tsv"
+    conda:
+        "../envs/cpu.yaml"
     container:
         config["containers"]["cpu"]
     script:

@@ -11,6 +11,8 @@ rule unpack:
         "results/logs/unpack/{letter}_{year}.log",
     benchmark:
         "results/benchmarks/unpack/{letter}_{year}.tsv"
+    conda:
+        "../envs/cpu.yaml"
     container:
         config["containers"]["cpu"]
     script:
@@ -26,6 +28,8 @@ rule store:
         "results/logs/store/{letter}_{year}.log",
     benchmark:
         "results/benchmarks/store/{letter}_{year}.tsv"
+    conda:
+        "../envs/cpu.yaml"
     container:
         config["containers"]["cpu"]
     resources:

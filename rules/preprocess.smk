@@ -10,6 +10,8 @@ rule combine:
         "results/logs/combine/{comp}_{year}.log",
     benchmark:
         "results/benchmarks/combine/{comp}_{year}.tsv"
+    conda:
+        "../envs/cpu.yaml"
     container:
         config["containers"]["cpu"]
     script:
@@ -25,6 +27,8 @@ rule windows:
         "results/logs/windows/{comp}_{year}.log",
     benchmark:
         "results/benchmarks/windows/{comp}_{year}.tsv"
+    conda:
+        "../envs/cpu.yaml"
     container:
         config["containers"]["cpu"]
     params:
@@ -43,6 +47,8 @@ rule anomalies:
         "results/logs/anomalies/{comp}_{year}.log",
     benchmark:
         "results/benchmarks/anomalies/{comp}_{year}.tsv"
+    conda:
+        "../envs/cpu.yaml"
     container:
         config["containers"]["cpu"]
     params:

@@ -10,6 +10,8 @@ rule synthetic_model:
         "results/logs/synthetic_model.log",
     benchmark:
         "results/benchmarks/synthetic_model.tsv"
+    conda:
+        "../envs/cpu.yaml"
     container:
         config["containers"]["cpu"]
     resources:
@@ -32,6 +34,8 @@ rule synthetic_archive:
         "results/logs/synthetic_archive/{year}_{letter}.log",
     benchmark:
         "results/benchmarks/synthetic_archive/{year}_{letter}.tsv"
+    conda:
+        "../envs/cpu.yaml"
     container:
         config["containers"]["cpu"]
     resources:
@@ -58,6 +62,8 @@ rule synthetic_figures:
         "results/logs/synthetic_figures.log",
     benchmark:
         "results/benchmarks/synthetic_figures.tsv"
+    conda:
+        "../envs/cpu.yaml"
     container:
         config["containers"]["cpu"]
     params:

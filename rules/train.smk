@@ -14,6 +14,8 @@ rule train:
         "results/logs/train/{model}.log",
     benchmark:
         "results/benchmarks/train/{model}.tsv"
+    conda:
+        "../envs/gpu.yaml"
     container:
         config["containers"]["gpu"]
     threads: 2
@@ -38,6 +40,8 @@ rule predict:
         "results/logs/predict/{model}.log",
     benchmark:
         "results/benchmarks/predict/{model}.tsv"
+    conda:
+        "../envs/gpu.yaml"
     container:
         config["containers"]["gpu"]
     threads: 2
