@@ -2,13 +2,15 @@
 
 The Apptainer definitions ``containers/cpu.def`` (every step but training and prediction) and
 ``containers/gpu.def`` (training and prediction) are the source; spython converts them to
-Dockerfiles and, where apptainer or singularity is installed, builds the images.
+Dockerfiles and, where apptainer or singularity is installed, builds the images. The conda
+environments ``envs/cpu.yaml`` and ``envs/gpu.yaml`` (``--sdm conda``) are held to the same
+list of packages by the same check.
 
 Command line::
 
     python containers/images.py dockerfile containers/cpu.def [-o containers/cpu.Dockerfile]
     python containers/images.py build containers/cpu.def gravsep-cpu.sif
-    python containers/images.py check            # each image installs what pyproject declares
+    python containers/images.py check    # each image and conda env installs what pyproject declares
 """
 
 import argparse
@@ -19,11 +21,17 @@ import sys
 import tomllib
 from pathlib import Path
 
+import yaml
+
 #: Step kind -> (definition file, pyproject groups it must install, packages its base provides).
+#: The packages the base provides are needed all the same: the conda environment lists them.
 KINDS = {
     "cpu": ("containers/cpu.def", ["dependencies", "cpu"], set()),
     "gpu": ("containers/gpu.def", ["dependencies"], {"tensorflow"}),
 }
+
+#: Step kind -> conda environment file (``--sdm conda``), checked against the same packages.
+ENVS = {"cpu": "envs/cpu.yaml", "gpu": "envs/gpu.yaml"}
 
 
 def parse_definition(path):
@@ -78,6 +86,27 @@ def pip_installs(recipe):
     return names
 
 
+def _local(requirement):
+    """Whether a pip requirement is an option or a local path (``-e ...``, ``./x``, ``${VAR}``)."""
+    return requirement.startswith("-") or "/" in requirement or "$" in requirement
+
+
+def env_installs(path):
+    """Names of the packages a conda environment file installs (conda and pip entries).
+
+    Conda specs (``python=3.11``, ``conda-forge::numpy>=2``) and pip requirements are reduced
+    to their normalised names; pip options and local paths (the package itself) are left out.
+    """
+    spec = yaml.safe_load(Path(path).read_text()) or {}
+    names = set()
+    for dep in spec.get("dependencies") or []:
+        if isinstance(dep, dict):
+            names |= {_name(r) for r in dep.get("pip") or [] if not _local(r)}
+        else:
+            names.add(_name(str(dep).split("::")[-1]))
+    return names
+
+
 def declared(pyproject, groups):
     """Names of the packages pyproject declares in ``groups`` (``dependencies`` or extras)."""
     project = tomllib.loads(Path(pyproject).read_text())["project"]
@@ -90,20 +119,33 @@ def declared(pyproject, groups):
     return names
 
 
-def drift(root="."):
-    """Packages pyproject declares for a step kind that its image does not install.
+def drift(root=".", source="image"):
+    """Packages a step kind needs that its image (or conda environment) does not install.
+
+    A kind needs what pyproject declares in its groups and the packages its image's base
+    provides (``KINDS``); the image is credited with those, the environment must list them.
+
+    Parameters
+    ----------
+    source : {"image", "env"}
+        Check the container definitions (``KINDS``) or the conda environments (``ENVS``).
 
     Returns
     -------
     dict
         ``{kind: sorted list of missing names}``, empty lists where the image is complete.
     """
+    if source not in ("image", "env"):
+        raise ValueError(f"source must be 'image' or 'env', not {source!r}")
     root = Path(root)
     out = {}
     for kind, (definition, groups, provided) in KINDS.items():
-        recipe = parse_definition(root / definition)
-        missing = declared(root / "pyproject.toml", groups) - pip_installs(recipe) - provided
-        out[kind] = sorted(missing)
+        needed = declared(root / "pyproject.toml", groups) | provided
+        if source == "image":
+            installed = pip_installs(parse_definition(root / definition)) | provided
+        else:
+            installed = env_installs(root / ENVS[kind])
+        out[kind] = sorted(needed - installed)
     return out
 
 
@@ -139,7 +181,7 @@ def main(argv=None):
     b.add_argument("definition")
     b.add_argument("image")
     b.add_argument("--sudo", action="store_true")
-    c = sub.add_parser("check", help="each image installs what pyproject declares")
+    c = sub.add_parser("check", help="each image and env installs what pyproject declares")
     c.add_argument("--root", default=".")
     args = parser.parse_args(argv)
     if args.command == "dockerfile":
@@ -155,11 +197,16 @@ def main(argv=None):
             print(f"error: {err}", file=sys.stderr)
             return 1
     else:
-        problems = {k: v for k, v in drift(args.root).items() if v}
-        for kind, missing in problems.items():
-            print(f"{KINDS[kind][0]} lacks {', '.join(missing)} (declared in pyproject.toml)")
+        files = {"image": {k: v[0] for k, v in KINDS.items()}, "env": ENVS}
+        problems = []
+        for source, names in files.items():
+            for kind, missing in drift(args.root, source).items():
+                if missing:
+                    problems.append(f"{names[kind]} lacks {', '.join(missing)}")
+        for problem in problems:
+            print(f"{problem} (declared in pyproject.toml)")
         if not problems:
-            print("container definitions install what pyproject.toml declares")
+            print("container definitions and conda envs install what pyproject.toml declares")
         return 1 if problems else 0
     return 0
 

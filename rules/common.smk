@@ -17,6 +17,16 @@ except ConfigError as err:
 
 # Files shipped with the repository, found also when Snakemake runs in another --directory.
 REPO = Path(workflow.basedir).parent
+
+# `--sdm conda`: envs/cpu.yaml and envs/gpu.yaml install this checkout with `-e ${GRAVSEP_REPO}`.
+# A relative path there (`-e ../`) would break: Snakemake copies an env file to
+# .snakemake/conda/<hash>.yaml and runs `conda env create --file <copy>`
+# (snakemake/deployment/conda.py, Env.create), and conda runs pip in the folder of the file
+# it was given (conda/env/installers/pip.py: pip_workdir = dirname(file)), so `../` would be
+# <workdir>/.snakemake. pip expands ${VAR} in requirements (https://pip.pypa.io/en/stable/
+# reference/requirements-file-format/#using-environment-variables); conda inherits this
+# process's environment. tests/test_containers.py checks both sides.
+os.environ.update(GRAVSEP_REPO=str(REPO.absolute()))  # set, not read: no `envvars:`
 _rel = os.path.relpath(REPO)
 RESOURCES = "resources" if _rel == "." else str(REPO / "resources")
 NATURAL_EARTH = f"{RESOURCES}/natural_earth"
@@ -70,8 +80,79 @@ def dataset_years(ds):
     )
 
 
-def model_dir(wildcards):
-    return f"results/models/{wildcards.model}"
+# Input and params functions of the rules (one per pattern the rules share).
+
+
+def input_archive(wildcards):
+    """The input archive of a letter and year (rules unpack and store)."""
+    return archive_path(wildcards.letter, wildcards.year)
+
+
+def samples_h5(wildcards):
+    """The samples of the dataset a model is trained on (rules train, predict, evaluate, export)."""
+    return f"results/datasets/{MODEL_DATASET[wildcards.model]}/samples.h5"
+
+
+def dataset_anomalies(wildcards):
+    """The anomalies of every component over the years a dataset uses (rule dataset)."""
+    return expand(
+        "results/preprocess/anomalies/{comp}_{year}.h5",
+        comp=COMPONENTS,
+        year=dataset_years(DATASETS[wildcards.dataset]),
+    )
+
+
+def combine_stores(wildcards):
+    """The stores of the letters a component combines, in one year (rule combine)."""
+    return expand(
+        "results/ingest/store/{letter}_{year}.h5",
+        letter=list(wildcards.comp),
+        year=wildcards.year,
+    )
+
+
+def windows_combined(wildcards):
+    """A component's combined year, and the next one where the year's last window ends in it."""
+    comp, year = wildcards.comp, wildcards.year
+    files = [f"results/preprocess/combined/{comp}_{year}.h5"]
+    if windows_need_next_year(year):
+        files.append(f"results/preprocess/combined/{comp}_{int(year) + 1}.h5")
+    return files
+
+
+def model_setting(section, key=None):
+    """Params function: a model's resolved config `section` (or its `key`), per {model}."""
+
+    def setting(wildcards):
+        value = MODELS[wildcards.model][section]
+        return value if key is None else value[key]
+
+    return setting
+
+
+# Report entries: captions are workflow/report/<caption>.rst (paths relative to rules/).
+
+
+def report_entry(path, caption, category, subcategory=None, labels=None):
+    """`path` flagged for `snakemake --report` with its caption, category and labels."""
+    return report(
+        path,
+        caption=f"../workflow/report/{caption}.rst",
+        category=category,
+        subcategory=subcategory,
+        labels=labels,
+    )
+
+
+def model_figure(name, subcategory, label):
+    """A figure of rule figures (caption workflow/report/<name>.rst) in the model's category."""
+    return report_entry(
+        f"results/models/{{model}}/figures/{name}.png",
+        name,
+        category="Model {model}",
+        subcategory=subcategory,
+        labels={"model": "{model}", "figure": label},
+    )
 
 
 FIGURES = [

@@ -3,17 +3,15 @@
 
 rule dataset:
     input:
-        lambda wc: expand(
-            "results/preprocess/anomalies/{comp}_{year}.h5",
-            comp=COMPONENTS,
-            year=dataset_years(DATASETS[wc.dataset]),
-        ),
+        dataset_anomalies,
     output:
         "results/datasets/{dataset}/samples.h5",
     log:
         "results/logs/dataset/{dataset}.log",
     benchmark:
         "results/benchmarks/dataset/{dataset}.tsv"
+    conda:
+        "../envs/cpu.yaml"
     container:
         config["containers"]["cpu"]
     resources:

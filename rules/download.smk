@@ -22,6 +22,9 @@ if config["source"] == "ftp":
             "results/benchmarks/download/{year}_{letter}.tsv"
         # on the submit host: compute nodes often have no internet access
         localrule: True
+        # the job runs gravsep.ingest.download: the CPU environment, as every non-GPU step
+        conda:
+            "../envs/cpu.yaml"
         container:
             config["containers"]["cpu"]
         resources:

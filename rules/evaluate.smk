@@ -3,7 +3,7 @@
 
 rule evaluate:
     input:
-        dataset=lambda wc: f"results/datasets/{MODEL_DATASET[wc.model]}/samples.h5",
+        dataset=samples_h5,
         predictions="results/models/{model}/predictions.h5",
         training_log="results/models/{model}/training_log.h5",
     output:
@@ -13,6 +13,8 @@ rule evaluate:
         "results/logs/evaluate/{model}.log",
     benchmark:
         "results/benchmarks/evaluate/{model}.tsv"
+    conda:
+        "../envs/cpu.yaml"
     container:
         config["containers"]["cpu"]
     params:
@@ -21,50 +23,27 @@ rule evaluate:
         "../workflow/scripts/evaluate.py"
 
 
+# One output per name in FIGURES (common.smk), in the report under "Model <name>".
 rule figures:
     input:
         evaluation="results/models/{model}/evaluation.h5",
         training_log="results/models/{model}/training_log.h5",
     output:
-        rms_profiles=report(
-            "results/models/{model}/figures/rms_profiles.png",
-            caption="../workflow/report/rms_profiles.rst",
-            category="Model {model}",
-            subcategory="Test year",
-            labels={"model": "{model}", "figure": "RMS profiles"},
+        rms_profiles=model_figure("rms_profiles", "Test year", "RMS profiles"),
+        degree_amplitudes=model_figure(
+            "degree_amplitudes", "Test year", "degree amplitudes"
         ),
-        degree_amplitudes=report(
-            "results/models/{model}/figures/degree_amplitudes.png",
-            caption="../workflow/report/degree_amplitudes.rst",
-            category="Model {model}",
-            subcategory="Test year",
-            labels={"model": "{model}", "figure": "degree amplitudes"},
+        maps=model_figure("maps", "Test year", "maps"),
+        component_errors=model_figure(
+            "component_errors", "Test year", "component errors"
         ),
-        maps=report(
-            "results/models/{model}/figures/maps.png",
-            caption="../workflow/report/maps.rst",
-            category="Model {model}",
-            subcategory="Test year",
-            labels={"model": "{model}", "figure": "maps"},
-        ),
-        component_errors=report(
-            "results/models/{model}/figures/component_errors.png",
-            caption="../workflow/report/component_errors.rst",
-            category="Model {model}",
-            subcategory="Test year",
-            labels={"model": "{model}", "figure": "component errors"},
-        ),
-        training_curves=report(
-            "results/models/{model}/figures/training_curves.png",
-            caption="../workflow/report/training_curves.rst",
-            category="Model {model}",
-            subcategory="Training",
-            labels={"model": "{model}", "figure": "training curves"},
-        ),
+        training_curves=model_figure("training_curves", "Training", "training curves"),
     log:
         "results/logs/figures/{model}.log",
     benchmark:
         "results/benchmarks/figures/{model}.tsv"
+    conda:
+        "../envs/cpu.yaml"
     container:
         config["containers"]["cpu"]
     params:
@@ -78,21 +57,21 @@ rule metrics_table:
     input:
         metrics=expand("results/models/{model}/metrics.csv", model=list(MODELS)),
     output:
-        csv=report(
+        csv=report_entry(
             "results/metrics.csv",
-            caption="../workflow/report/metrics_table.rst",
+            "metrics_table",
             category="Metrics",
             labels={"table": "relative RMS error (CSV)"},
         ),
-        html=report(
+        html=report_entry(
             "results/metrics.html",
-            caption="../workflow/report/metrics_table.rst",
+            "metrics_table",
             category="Metrics",
             labels={"table": "relative RMS error"},
         ),
-        comparison=report(
+        comparison=report_entry(
             "results/model_comparison.png",
-            caption="../workflow/report/model_comparison.rst",
+            "model_comparison",
             category="Metrics",
             labels={"figure": "models and baselines"},
         ),
@@ -100,6 +79,8 @@ rule metrics_table:
         "results/logs/metrics_table.log",
     benchmark:
         "results/benchmarks/metrics_table.tsv"
+    conda:
+        "../envs/cpu.yaml"
     container:
         config["containers"]["cpu"]
     script:

@@ -3,7 +3,7 @@
 
 rule export:
     input:
-        dataset=lambda wc: f"results/datasets/{MODEL_DATASET[wc.model]}/samples.h5",
+        dataset=samples_h5,
         predictions="results/models/{model}/predictions.h5",
         evaluation="results/models/{model}/evaluation.h5",
     output:
@@ -13,6 +13,8 @@ rule export:
         "results/logs/export/{model}.log",
     benchmark:
         "results/benchmarks/export/{model}.tsv"
+    conda:
+        "../envs/cpu.yaml"
     container:
         config["containers"]["cpu"]
     params:

@@ -11,6 +11,8 @@ rule export_windows:
         "results/logs/export_windows/{comp}_{year}.log",
     benchmark:
         "results/benchmarks/export_windows/{comp}_{year}.tsv"
+    conda:
+        "../envs/cpu.yaml"
     container:
         config["containers"]["cpu"]
     params:

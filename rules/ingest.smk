@@ -4,13 +4,15 @@
 
 rule unpack:
     input:
-        lambda wc: archive_path(wc.letter, wc.year),
+        input_archive,
     output:
         temp(directory("results/ingest/unpacked/{letter}_{year}")),
     log:
         "results/logs/unpack/{letter}_{year}.log",
     benchmark:
         "results/benchmarks/unpack/{letter}_{year}.tsv"
+    conda:
+        "../envs/cpu.yaml"
     container:
         config["containers"]["cpu"]
     script:
@@ -26,12 +28,14 @@ rule store:
         "results/logs/store/{letter}_{year}.log",
     benchmark:
         "results/benchmarks/store/{letter}_{year}.tsv"
+    conda:
+        "../envs/cpu.yaml"
     container:
         config["containers"]["cpu"]
     resources:
         mem_mb=1000,
     params:
         nmax=config["data"]["nmax"],
-        archive=lambda wc: archive_path(wc.letter, wc.year),
+        archive=input_archive,
     script:
         "../workflow/scripts/store.py"

@@ -3,17 +3,15 @@
 
 rule combine:
     input:
-        lambda wc: expand(
-            "results/ingest/store/{letter}_{year}.h5",
-            letter=list(wc.comp),
-            year=wc.year,
-        ),
+        combine_stores,
     output:
         temp("results/preprocess/combined/{comp}_{year}.h5"),
     log:
         "results/logs/combine/{comp}_{year}.log",
     benchmark:
         "results/benchmarks/combine/{comp}_{year}.tsv"
+    conda:
+        "../envs/cpu.yaml"
     container:
         config["containers"]["cpu"]
     script:
@@ -22,18 +20,15 @@ rule combine:
 
 rule windows:
     input:
-        lambda wc: [f"results/preprocess/combined/{wc.comp}_{wc.year}.h5"]
-        + (
-            [f"results/preprocess/combined/{wc.comp}_{int(wc.year) + 1}.h5"]
-            if windows_need_next_year(wc.year)
-            else []
-        ),
+        windows_combined,
     output:
         "results/preprocess/windows/{comp}_{year}.h5",
     log:
         "results/logs/windows/{comp}_{year}.log",
     benchmark:
         "results/benchmarks/windows/{comp}_{year}.tsv"
+    conda:
+        "../envs/cpu.yaml"
     container:
         config["containers"]["cpu"]
     params:
@@ -52,6 +47,8 @@ rule anomalies:
         "results/logs/anomalies/{comp}_{year}.log",
     benchmark:
         "results/benchmarks/anomalies/{comp}_{year}.tsv"
+    conda:
+        "../envs/cpu.yaml"
     container:
         config["containers"]["cpu"]
     params:

@@ -10,6 +10,8 @@ rule synthetic_model:
         "results/logs/synthetic_model.log",
     benchmark:
         "results/benchmarks/synthetic_model.tsv"
+    conda:
+        "../envs/cpu.yaml"
     container:
         config["containers"]["cpu"]
     resources:
@@ -32,6 +34,8 @@ rule synthetic_archive:
         "results/logs/synthetic_archive/{year}_{letter}.log",
     benchmark:
         "results/benchmarks/synthetic_archive/{year}_{letter}.tsv"
+    conda:
+        "../envs/cpu.yaml"
     container:
         config["containers"]["cpu"]
     resources:
@@ -44,20 +48,22 @@ rule synthetic_figures:
     input:
         model="results/synthetic/model.h5",
     output:
-        maps=report(
+        maps=report_entry(
             "results/synthetic/figures/component_maps.png",
-            caption="../workflow/report/synthetic_maps.rst",
+            "synthetic_maps",
             category="Synthetic Earth-system model",
         ),
-        spectra=report(
+        spectra=report_entry(
             "results/synthetic/figures/degree_amplitudes.png",
-            caption="../workflow/report/synthetic_spectra.rst",
+            "synthetic_spectra",
             category="Synthetic Earth-system model",
         ),
     log:
         "results/logs/synthetic_figures.log",
     benchmark:
         "results/benchmarks/synthetic_figures.tsv"
+    conda:
+        "../envs/cpu.yaml"
     container:
         config["containers"]["cpu"]
     params:

@@ -3,7 +3,7 @@
 
 rule train:
     input:
-        dataset=lambda wc: f"results/datasets/{MODEL_DATASET[wc.model]}/samples.h5",
+        dataset=samples_h5,
     output:
         weights="results/models/{model}/checkpoints/best.weights.h5",
         model="results/models/{model}/model.keras",
@@ -14,6 +14,8 @@ rule train:
         "results/logs/train/{model}.log",
     benchmark:
         "results/benchmarks/train/{model}.tsv"
+    conda:
+        "../envs/gpu.yaml"
     container:
         config["containers"]["gpu"]
     threads: 2
@@ -21,8 +23,8 @@ rule train:
         mem_mb=4000,
     params:
         model="{model}",
-        network=lambda wc: MODELS[wc.model]["network"],
-        training=lambda wc: MODELS[wc.model]["training"],
+        network=model_setting("network"),
+        training=model_setting("training"),
     script:
         "../workflow/scripts/train.py"
 
@@ -31,20 +33,22 @@ rule predict:
     input:
         model="results/models/{model}/model.keras",
         parameters="results/models/{model}/parameters.yaml",
-        dataset=lambda wc: f"results/datasets/{MODEL_DATASET[wc.model]}/samples.h5",
+        dataset=samples_h5,
     output:
         "results/models/{model}/predictions.h5",
     log:
         "results/logs/predict/{model}.log",
     benchmark:
         "results/benchmarks/predict/{model}.tsv"
+    conda:
+        "../envs/gpu.yaml"
     container:
         config["containers"]["gpu"]
     threads: 2
     resources:
         mem_mb=4000,
     params:
-        inference_mode=lambda wc: MODELS[wc.model]["training"]["inference_mode"],
-        batch_size=lambda wc: MODELS[wc.model]["training"]["batch_size"],
+        inference_mode=model_setting("training", "inference_mode"),
+        batch_size=model_setting("training", "batch_size"),
     script:
         "../workflow/scripts/predict.py"

@@ -33,7 +33,10 @@ provenance = prov.write_provenance_record(
 )
 log.info("wrote %s (%d archives, %d rules)", out.record, len(checksums), len(runtimes))
 
-snapshot = prov.snapshot_files(sm.input.workflow, p.repo, out.snapshot)
+# the copies of the Snakefile and of the rule files it includes
+snakefile, *rule_files = prov.snapshot_files(
+    [sm.input.snakefile, *sm.input.rule_files], p.repo, out.snapshot
+)
 configs = prov.snapshot_files(sm.input.configfiles, p.repo, out.snapshot)
 prov.write_provenance_html(out.html, plain(record), provenance, crate=out.crate)
 
@@ -41,14 +44,14 @@ hashes = {a: checksums[Path(a).name] for a in sm.input.archives}
 hashes.update({str(c): prov.sha256_file(c) for c in configs})
 crate = prov.build_run_crate(
     crate_root,
-    snapshot[0],
+    snakefile,
     inputs=[*sm.input.archives, *configs],
     outputs=[*sm.input.described, out.config, out.record, out.html],
     snakemake_version=record["packages"].get("snakemake"),
     start=start,
     end=end,
     checksums=hashes,
-    workflow_parts=snapshot[1:],
+    workflow_parts=rule_files,
 )
 prov.write_run_crate(crate, crate_root)
 log.info("wrote %s", out.crate)
