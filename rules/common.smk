@@ -84,7 +84,7 @@ def dataset_years(ds):
 
 
 def input_archive(wildcards):
-    """The input archive of a letter and year (rules unpack and store)."""
+    """The input archive of a letter and year (rule store)."""
     return archive_path(wildcards.letter, wildcards.year)
 
 

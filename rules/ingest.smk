@@ -1,27 +1,11 @@
-# Ingest: archives (synthetic, downloaded or local) -> safe unpacking -> one coefficient store
-# per letter and year (each text file parsed exactly once).
-
-
-rule unpack:
-    input:
-        input_archive,
-    output:
-        temp(directory("results/ingest/unpacked/{letter}_{year}")),
-    log:
-        "results/logs/unpack/{letter}_{year}.log",
-    benchmark:
-        "results/benchmarks/unpack/{letter}_{year}.tsv"
-    conda:
-        "../envs/cpu.yaml"
-    container:
-        config["containers"]["cpu"]
-    script:
-        "../workflow/scripts/unpack.py"
+# Ingest: archives (synthetic, downloaded or local) -> one coefficient store per letter and
+# year: the members are streamed from the archive into the store (each text file parsed
+# exactly once, no unpacked copy on disk, every size bounded by the degree).
 
 
 rule store:
     input:
-        "results/ingest/unpacked/{letter}_{year}",
+        input_archive,
     output:
         "results/ingest/store/{letter}_{year}.h5",
     log:
@@ -36,6 +20,5 @@ rule store:
         mem_mb=1000,
     params:
         nmax=config["data"]["nmax"],
-        archive=input_archive,
     script:
         "../workflow/scripts/store.py"

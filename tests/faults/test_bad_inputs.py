@@ -2,11 +2,14 @@
 
 Crafted archives for ``source: local`` (one letter-year slot each, so that one Snakemake run
 with ``--keep-going`` exercises them all): damaged ICGEM files, missing epochs, a wrong maximum
-degree, corrupt gzip, unsafe tar members, an empty archive. The archive folder's name is full
-of shell metacharacters (``$(touch PWNED)``, backticks, ``;``): the valid control slot must
-still be read from it literally and no command may run. Each slot's job log
-(``results/logs/{unpack,store}/<C>_<YEAR>.log``) must name the file and the problem, and no
-store, unpacked folder or temporary file (``.tmp-*``) may be left for it.
+degree, corrupt gzip, unsafe tar members, an empty archive; decompression bombs (sparse,
+oversized and gzip-in-gzip members, padding), wrong data (another normalisation, a column
+shift, time-variable keys, an absurd degree), non-ASCII digits in a name and a long line. The
+archive folder's name is full of shell metacharacters (``$(touch PWNED)``, backticks, ``;``):
+the valid control slot must still be read from it literally and no command may run. Each
+slot's job log (``results/logs/store/<C>_<YEAR>.log``) must name the archive, the member and
+the problem (and the line where there is one), its last line must state the cause and reach
+the console, and no store, unpacked copy or temporary file (``.tmp-*``) may be left for it.
 """
 
 import gzip
@@ -25,7 +28,7 @@ from gravsep.formats.icgem import format_icgem
 pytestmark = [pytest.mark.faults, pytest.mark.workflow]
 
 NMAX = 4
-YEARS = [1995, 1996, 1997, 1998]
+YEARS = [1995, 1996, 1997, 1998, 1999, 2000]
 #: A folder name that runs commands if it ever reaches a shell unquoted.
 HOSTILE = "arch $(touch PWNED) `touch PWNED`; touch PWNED & echo |"
 MARK = "PWNED"
@@ -147,6 +150,113 @@ def corrupt_gzip_member(path, letter, year):
     return [_epoch_name(letter, year), "corrupt gzip"]
 
 
+def replaced(letter, year, k, data, name=None):
+    """The year's members with member ``k`` holding ``data`` (and, given, another name)."""
+    members = members_of(letter, year)
+    info, _ = members[k]
+    members[k] = regular(name or info.name, data)
+    return members
+
+
+def with_text(edit):
+    """Builder: member EPOCH_K's text edited by ``edit(text) -> (text, fragments)``."""
+
+    def build(path, letter, year):
+        text, fragments = edit(good_text())
+        path.write_bytes(tar_bytes(replaced(letter, year, EPOCH_K, text.encode())))
+        return [_epoch_name(letter, year), *fragments]
+
+    return build
+
+
+def tar_blocks(members):
+    """A .tar.gz of ``(TarInfo, data, format)`` written block by block (formats mixed)."""
+    raw = bytearray()
+    for info, data, fmt in members:
+        info.size = info.size if data is None else len(data)
+        raw += info.tobuf(fmt)
+        if data:
+            raw += data + b"\0" * (-len(data) % 512)
+    return gzip.compress(bytes(raw + b"\0" * 1024), mtime=0)
+
+
+def sparse(kind):
+    def build(path, letter, year):
+        members = [(info, data, tarfile.PAX_FORMAT) for info, data in members_of(letter, year)]
+        name = members[EPOCH_K][0].name
+        if kind == "pax":
+            info = tarfile.TarInfo(f"./GNUSparseFile.0/{name.rsplit('/', 1)[-1]}")
+            info.pax_headers = {
+                "GNU.sparse.major": "1", "GNU.sparse.minor": "0", "GNU.sparse.name": name,
+                "GNU.sparse.realsize": str(3 << 30),
+            }  # fmt: skip
+            members[EPOCH_K] = (info, b"1\n0\n100\n".ljust(512, b"\0") + b"x" * 100,
+                                tarfile.PAX_FORMAT)  # fmt: skip
+        else:
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.GNUTYPE_SPARSE
+            members[EPOCH_K] = (info, b"y" * 100, tarfile.GNU_FORMAT)
+        path.write_bytes(tar_blocks(members))
+        return [str(path), _epoch_name(letter, year), "sparse"]
+
+    return build
+
+
+def oversized_member(path, letter, year):
+    path.write_bytes(tar_bytes(replaced(letter, year, EPOCH_K, b"\0" * (8 << 20))))
+    return [str(path), _epoch_name(letter, year), "more than a coefficient file"]
+
+
+def gzip_in_member(path, letter, year):
+    bomb = gzip.compress(good_text().encode() + b" " * (64 << 20), mtime=0)  # 64 MB from 64 kB
+    path.write_bytes(tar_bytes(replaced(letter, year, EPOCH_K, bomb)))
+    return [_epoch_name(letter, year), "decompresses to more than"]
+
+
+def padded_with_blank_lines(path, letter, year):
+    padded = (good_text() + "\n" * (2 << 20)).encode()
+    path.write_bytes(tar_bytes(replaced(letter, year, EPOCH_K, padded)))
+    return [str(path), _epoch_name(letter, year), "more than a coefficient file"]
+
+
+def column_shift(text):
+    lines = text.splitlines()
+    i = next(k for k, ln in enumerate(lines) if ln.startswith("gfc    2    1"))
+    lines[i] += " 15.0"
+    lines[i + 1] = " ".join(lines[i + 1].split()[:-1])
+    return "\n".join(lines) + "\n", [f"line {i + 1}", "expected 5 columns, got 6"]
+
+
+def other_norm(text):
+    text = text.replace("norm fully_normalized", "norm unnormalized")
+    lineno = 1 + text.splitlines().index("norm unnormalized")
+    return text, [f"line {lineno}", "norm is 'unnormalized'"]
+
+
+def time_variable_key(text):
+    lines = text.splitlines()
+    i = next(k for k, ln in enumerate(lines) if ln.startswith("gfc    2    0"))
+    lines[i] = lines[i].replace("gfc ", "gfct", 1)
+    return "\n".join(lines) + "\n", [f"line {i + 1}", "time-variable ICGEM 2.0"]
+
+
+def long_line(text):
+    lines = text.splitlines()
+    lines.insert(len(lines) - 1, "gfc " + "9" * 20000)
+    return "\n".join(lines) + "\n", [f"line {len(lines) - 1}", "longer than any coefficient line"]
+
+
+def absurd_degree(text):
+    return text.replace(f"max_degree {NMAX}", "max_degree 100000"), ["max_degree is 100000"]
+
+
+def unicode_digits(path, letter, year):
+    t = year_epochs(year)[EPOCH_K].astype("datetime64[s]").item()
+    name = f"{t:%Y-%m}/mtmshc_{letter}_{t:%Y%m%d}_\uff10\uff16.180"  # hour written ０６
+    path.write_bytes(tar_bytes(replaced(letter, year, EPOCH_K, good_text().encode(), name)))
+    return [str(path), "\uff10\uff16", "is not named"]
+
+
 def not_gzip(path, letter, year):
     path.write_bytes(b"<html>404 Not Found</html>\n" * 20)
     return [str(path), "not a readable tar.gz"]
@@ -179,31 +289,42 @@ CASES = [
     ("ICGEM file cut mid-line", "O", 1995, truncated_mid_line, "store"),
     ("NaN coefficient", "H", 1995, nan_coefficient, "store"),
     ("duplicated coefficient", "I", 1995, duplicated_coefficient, "store"),
-    ("missing epoch", "S", 1995, missing_epoch, "unpack"),
+    ("missing epoch", "S", 1995, missing_epoch, "store"),
     ("wrong maximum degree", "A", 1996, wrong_max_degree, "store"),
-    ("corrupt gzip archive", "O", 1996, corrupt_gzip, "unpack"),
-    ("truncated gzip archive", "H", 1996, truncated_gzip, "unpack"),
+    ("corrupt gzip archive", "O", 1996, corrupt_gzip, "store"),
+    ("truncated gzip archive", "H", 1996, truncated_gzip, "store"),
     ("corrupt gzip member", "I", 1996, corrupt_gzip_member, "store"),
-    ("not a gzip archive", "S", 1996, not_gzip, "unpack"),
+    ("not a gzip archive", "S", 1996, not_gzip, "store"),
     ("tar member with ../", "A", 1997,
-     unsafe(lambda L, Y: regular(f"{Y}-01/../../../{ESCAPE}.180", b"x"), "'..'"), "unpack"),
+     unsafe(lambda L, Y: regular(f"{Y}-01/../../../{ESCAPE}.180", b"x"), "'..'"), "store"),
     ("tar member with absolute path", "O", 1997,
-     unsafe(lambda L, Y: regular(f"/tmp/{ESCAPE}.180", b"x"), "absolute"), "unpack"),
+     unsafe(lambda L, Y: regular(f"/tmp/{ESCAPE}.180", b"x"), "absolute"), "store"),
     ("tar symlink member", "H", 1997,
      unsafe(lambda L, Y: special(f"{Y}-02/{ESCAPE}", tarfile.SYMTYPE, "/etc/passwd"), "link"),
-     "unpack"),
+     "store"),
     ("tar hard link member", "I", 1997,
      unsafe(lambda L, Y: special(f"{Y}-02/{ESCAPE}", tarfile.LNKTYPE, "/etc/passwd"), "link"),
-     "unpack"),
+     "store"),
     ("tar character device member", "S", 1997,
-     unsafe(lambda L, Y: special(f"{Y}-02/{ESCAPE}", tarfile.CHRTYPE), "device"), "unpack"),
+     unsafe(lambda L, Y: special(f"{Y}-02/{ESCAPE}", tarfile.CHRTYPE), "device"), "store"),
     ("tar block device member", "A", 1998,
-     unsafe(lambda L, Y: special(f"{Y}-02/{ESCAPE}", tarfile.BLKTYPE), "device"), "unpack"),
+     unsafe(lambda L, Y: special(f"{Y}-02/{ESCAPE}", tarfile.BLKTYPE), "device"), "store"),
     ("tar FIFO member", "O", 1998,
-     unsafe(lambda L, Y: special(f"{Y}-02/{ESCAPE}", tarfile.FIFOTYPE), "FIFO"), "unpack"),
-    ("empty archive", "H", 1998, empty_archive, "unpack"),
+     unsafe(lambda L, Y: special(f"{Y}-02/{ESCAPE}", tarfile.FIFOTYPE), "FIFO"), "store"),
+    ("empty archive", "H", 1998, empty_archive, "store"),
+    ("GNU sparse member (bomb)", "I", 1998, sparse("gnu"), "store"),
+    ("PAX sparse member claiming 3 GiB (bomb)", "S", 1998, sparse("pax"), "store"),
+    ("member larger than its degree allows (bomb)", "A", 1999, oversized_member, "store"),
+    ("gzip inside a member (bomb)", "O", 1999, gzip_in_member, "store"),
+    ("valid file padded with blank lines (bomb)", "H", 1999, padded_with_blank_lines, "store"),
+    ("column shift between two lines", "I", 1999, with_text(column_shift), "store"),
+    ("another normalisation in the header", "S", 1999, with_text(other_norm), "store"),
+    ("time-variable ICGEM 2.0 key", "A", 2000, with_text(time_variable_key), "store"),
+    ("a 20 kB line", "O", 2000, with_text(long_line), "store"),
+    ("header claiming degree 100000", "H", 2000, with_text(absurd_degree), "store"),
+    ("full-width digits in a member name", "I", 2000, unicode_digits, "store"),
 ]  # fmt: skip
-CONTROL = ("I", 1998)
+CONTROL = ("S", 2000)
 
 
 def local_config(archive_dir, **changes):
@@ -224,8 +345,7 @@ def bad_run(tmp_path_factory):
     expected = {}
     for name, letter, year, build, rule in CASES:
         fragments = build(archives / archive_name(year, letter), letter, year)
-        if rule == "store":  # a bad file is named with the archive it came from
-            fragments = [*fragments, archive_name(year, letter)]
+        fragments = [*fragments, archive_name(year, letter)]  # the archive is always named
         expected[name] = (letter, year, rule, fragments)
     valid(archives / archive_name(CONTROL[1], CONTROL[0]), *CONTROL)
     cfg = fl.write_config(root, "local.yaml", local_config(archives))
@@ -249,6 +369,8 @@ def no_partial_output(root, work, letter, year):
     ]
     if stray:
         problems.append(f"half-written files: {stray}")
+    if (res / "ingest" / "unpacked").exists():
+        problems.append("an unpacked copy of an archive exists")
     return problems
 
 
@@ -279,12 +401,15 @@ def test_bad_input_is_refused_clearly(bad_run, name):
             assert any(o in text for o in options), (
                 f"{fragment!r} not in the {rule} log:\n{text[-2000:]}"
             )
-        # Snakemake's own message points at the failed rule and its log
-        assert f"results/logs/{rule}/{letter}_{year}.log" in bad_run["result"].stderr
+        # Snakemake's own message points at the failed rule and its log, and the log's last
+        # line (the cause, short) reaches the console through show-failed-logs
+        console = bad_run["result"].stdout + bad_run["result"].stderr
+        assert f"results/logs/{rule}/{letter}_{year}.log" in console
+        last = text.rstrip().splitlines()[-1]
+        assert "failed: " in last and len(last) < 600, last
+        assert last.split("failed: ", 1)[1] in console, "the cause did not reach the console"
+        assert "9" * 200 not in text, "a long line was quoted whole"
         problems = no_partial_output(bad_run["root"], work, letter, year)
-        if rule == "unpack":
-            if (work / f"results/ingest/unpacked/{letter}_{year}").exists():
-                problems.append("the unpacked folder exists")
         assert not problems, problems
         assert not list(bad_run["root"].rglob(f"{ESCAPE}*"))
 

@@ -78,12 +78,6 @@ def year_members(letter, year):
     return {member_name(letter, e) for e in year_epochs(year)}
 
 
-def missing_members(folder, letter, year):
-    """Names of the year's files that ``folder`` lacks, sorted (empty when complete)."""
-    have = {p.name for p in Path(folder).glob("mtmshc_*.180")}
-    return sorted(year_members(letter, year) - have)
-
-
 def _check_member(member, archive):
     name = member.name
     where = f"{archive}: member {name!r}"
