@@ -24,7 +24,9 @@ import numpy as np
 import yaml
 
 from gravsep.atomic import atomic_output
-from gravsep.network.training import configure_tensorflow, load_scales, read_dataset
+from gravsep.formats.parameters import load_scales
+from gravsep.formats.samples import read_samples as read_dataset
+from gravsep.network.training import configure_tensorflow
 
 INFERENCE_MODES = ("deterministic", "training")
 
