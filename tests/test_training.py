@@ -421,3 +421,15 @@ def test_mirrored_strategy_on_two_logical_cpus(dataset, tmp_path):
     params = yaml.safe_load(Path(out["params_path"]).read_text())
     assert params["execution"]["replicas"] == 2
     assert Path(out["model_path"]).is_file()
+
+
+def test_a_split_without_years_gives_nan_in_memory_and_streamed(tmp_path):
+    dataset = write_dataset(tmp_path / "no-test.h5", n_samples=4)
+    with h5py.File(dataset, "a") as f:
+        f.attrs["test_years"] = np.zeros(0, np.int64)
+    for limit in (None, 0):
+        folder = tmp_path / f"m{limit}"
+        _run(dataset, folder, training=TRAINING | {"epochs": 1}, in_memory_limit=limit)
+        with h5py.File(folder / "training_log.h5") as f:
+            assert np.all(np.isnan(f["rms_test"][()])) and f["rms_test"].shape == (1, 2)
+            assert np.all(np.isfinite(f["rms_validation"][()]))

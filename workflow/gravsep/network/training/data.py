@@ -122,6 +122,9 @@ class SampleSource:
         self.offsets = np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64)
 
     def _read_all(self, samples):
+        if not self.years:  # a split without years (e.g. no test years): no samples
+            d, c = self.dim, self.n_comp
+            return np.zeros((0, d, d), np.float32), np.zeros((0, d, d, c), np.float32)
         xs, ys = zip(*(samples.read(y) for y in self.years), strict=True)
         return np.concatenate(xs), np.concatenate(ys)
 
