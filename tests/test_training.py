@@ -9,6 +9,7 @@ import pytest
 import yaml
 from gravsep.network import training as tr
 from gravsep.network.inference import predict
+from gravsep.network.training.state import load_state
 from gravsep.network.unet import build_unet
 
 COMPONENTS = ["AO", "S"]
@@ -155,7 +156,7 @@ def test_resume_gives_the_uninterrupted_result(run_a, dataset, tmp_path):
     assert not (folder / "model.keras").exists()
     states = list((folder / "state").glob("epoch-*.h5"))
     assert [p.name for p in states] == ["epoch-00002.h5"]
-    assert tr._load_state(folder / "state", "another configuration") is None
+    assert load_state(folder / "state", "another configuration") is None
     result = _run(dataset, folder)
     assert result["epochs_run"] == 2 and result["stopped_epoch"] == 4
     assert result["history"]["loss"] == run_a[1]["history"]["loss"]
@@ -335,12 +336,12 @@ def test_streamed_pipeline_visits_every_sample_once_per_epoch(dataset):
     orders = []
     for trainer in (mem, disk):
         for epoch in (0, 1):
-            xs = np.concatenate([x.numpy() for x, _ in trainer.make_dataset(epoch)])
+            xs = np.concatenate([x.numpy() for x, _ in trainer.epochs_dataset(epoch, epoch + 1)])
             np.testing.assert_allclose(np.sort(xs.reshape(32, -1).sum(1)), reference, rtol=1e-6)
             orders.append(xs.reshape(32, -1).sum(1))
     assert not np.array_equal(orders[0], orders[1])  # reshuffled per epoch
     assert not np.array_equal(orders[2], orders[3])
-    again = np.concatenate([x.numpy() for x, _ in disk.make_dataset(1)]).reshape(32, -1).sum(1)
+    again = np.concatenate([x.numpy() for x, _ in disk.epochs_dataset(1, 2)]).reshape(32, -1).sum(1)
     np.testing.assert_array_equal(again, orders[3])  # same seed and epoch, same order
 
 
@@ -420,3 +421,15 @@ def test_mirrored_strategy_on_two_logical_cpus(dataset, tmp_path):
     params = yaml.safe_load(Path(out["params_path"]).read_text())
     assert params["execution"]["replicas"] == 2
     assert Path(out["model_path"]).is_file()
+
+
+def test_a_split_without_years_gives_nan_in_memory_and_streamed(tmp_path):
+    dataset = write_dataset(tmp_path / "no-test.h5", n_samples=4)
+    with h5py.File(dataset, "a") as f:
+        f.attrs["test_years"] = np.zeros(0, np.int64)
+    for limit in (None, 0):
+        folder = tmp_path / f"m{limit}"
+        _run(dataset, folder, training=TRAINING | {"epochs": 1}, in_memory_limit=limit)
+        with h5py.File(folder / "training_log.h5") as f:
+            assert np.all(np.isnan(f["rms_test"][()])) and f["rms_test"].shape == (1, 2)
+            assert np.all(np.isfinite(f["rms_validation"][()]))

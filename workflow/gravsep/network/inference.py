@@ -1,6 +1,8 @@
 """Predictions of a trained U-Net for every year of a dataset.
 
-Output file (written under a temporary name, then renamed):
+Reads the dataset through :class:`gravsep.formats.samples.Samples` and the model's scales
+through :mod:`gravsep.formats.parameters`; writes through
+:class:`gravsep.formats.predictions.PredictionsWriter` (under a temporary name, then renamed):
 
 - ``/years/<YYYY>/prediction`` ``(S, dim, dim, C)`` float32, metres EWH (unscaled with the
   scales recorded in the model's ``parameters.yaml``); group attribute ``numt`` copied from the
@@ -19,16 +21,24 @@ seeded by ``seed``.
 import logging
 from pathlib import Path
 
-import h5py
 import numpy as np
-import yaml
 
-from gravsep.atomic import atomic_output
-from gravsep.network.training import configure_tensorflow, load_scales, read_dataset
+from gravsep.config import allowed_values
+from gravsep.formats.parameters import load_scales, read_parameters
+from gravsep.formats.predictions import PredictionsWriter
+from gravsep.formats.samples import SPLITS, Samples
+from gravsep.network.training.steps import configure_tensorflow
 
-INFERENCE_MODES = ("deterministic", "training")
+#: The schema's ``training.inference_mode`` values.
+INFERENCE_MODES = tuple(allowed_values("training", "inference_mode"))
 
 log = logging.getLogger("gravsep.network.inference")
+
+
+def check_inference_mode(inference_mode):
+    """Raise ValueError unless ``inference_mode`` is one of :data:`INFERENCE_MODES`."""
+    if inference_mode not in INFERENCE_MODES:
+        raise ValueError(f"unknown inference_mode {inference_mode!r}; one of {INFERENCE_MODES}")
 
 
 def predict_array(model, x, target_scales, input_scale, inference_mode="deterministic",
@@ -55,8 +65,7 @@ def predict_array(model, x, target_scales, input_scale, inference_mode="determin
     """
     import tensorflow as tf
 
-    if inference_mode not in INFERENCE_MODES:
-        raise ValueError(f"unknown inference_mode {inference_mode!r}; one of {INFERENCE_MODES}")
+    check_inference_mode(inference_mode)
     training = inference_mode == "training"
     dim = x.shape[1]
     n_comp = len(target_scales)
@@ -98,42 +107,35 @@ def predict(model_path, dataset_h5, out_h5, inference_mode="deterministic", batc
     threads : int, optional
         TensorFlow intra-op threads.
     """
+    check_inference_mode(inference_mode)
     model_path = Path(model_path)
     parameters_path = Path(parameters_path or model_path.parent / "parameters.yaml")
-    with open(parameters_path) as f:
-        params = yaml.safe_load(f)
+    params = read_parameters(parameters_path)
     if seed is None:
         seed = params.get("seed", 0)
     configure_tensorflow(threads, seed)
     import keras
 
-    data = read_dataset(dataset_h5)
-    if list(params["components"]) != data["components"]:
-        raise ValueError(
-            f"model components {params['components']} differ from the dataset's "
-            f"{data['components']}"
-        )
-    target_scales, input_scale, components = load_scales(parameters_path, data["components"])
-    model = keras.models.load_model(model_path, compile=False)
-    model_name = model_name or params.get("model") or model_path.parent.name
-    with atomic_output(out_h5) as tmp, h5py.File(tmp, "w") as f:
-        f.attrs["components"] = components
-        f.attrs["sampling"] = data["sampling"]
-        f.attrs["model"] = model_name
-        f.attrs["inference_mode"] = inference_mode
-        f.attrs["batch_size"] = int(batch_size)
-        f.attrs["units"] = "m"
-        for key in ("train_years", "validation_years", "test_years"):
-            f.attrs[key] = np.asarray(data[key], dtype=np.int64)
-        for key in ("lat", "lon"):
-            if data[key] is not None:
-                f.create_dataset(key, data=data[key])
-        for year, d in data["years"].items():
-            pred = predict_array(
-                model, d["input"], target_scales, input_scale, inference_mode, batch_size
+    with Samples(dataset_h5) as samples:
+        if list(params["components"]) != samples.components:
+            raise ValueError(
+                f"model components {params['components']} differ from the dataset's "
+                f"{samples.components}"
             )
-            g = f.create_group(f"years/{year}")
-            g.attrs["numt"] = d["numt"]
-            g.create_dataset("prediction", data=pred)
-            log.info("year %d: %d samples predicted", year, len(pred))
+        target_scales, input_scale, components = load_scales(params, samples.components)
+        model = keras.models.load_model(model_path, compile=False)
+        model_name = model_name or params.get("model") or model_path.parent.name
+        split = {f"{s}_years": samples.split_years(s) for s in SPLITS}
+        with PredictionsWriter(
+            out_h5, components=components, sampling=samples.sampling, model=model_name,
+            inference_mode=inference_mode, batch_size=int(batch_size), split=split,
+            lat=samples.lat, lon=samples.lon,
+        ) as writer:  # fmt: skip
+            for year in samples.years:
+                x = np.asarray(samples.input(year)[()], dtype=np.float32)
+                pred = predict_array(
+                    model, x, target_scales, input_scale, inference_mode, batch_size
+                )
+                writer.add_year(year, samples.numt(year), pred)
+                log.info("year %d: %d samples predicted", year, len(pred))
     return Path(out_h5)
