@@ -22,7 +22,10 @@ FORMAT_OWNERS = {
     "coefficient stores": ("gravsep.formats.store", ['"time_end"', '"yearly_mean"', '["cs"]']),
     "samples.h5": ("gravsep.formats.samples", ['"random/g_pinv"', '"doy"', '["target"]']),
     "predictions.h5": ("gravsep.formats.predictions", ['/prediction"', 'a["inference_mode"]']),
-    "training_log.h5": ("gravsep.formats.training_log", ['"stopped_epoch"', 'f.attrs["patience"]']),
+    "training_log.h5": (
+        "gravsep.formats.training_log",
+        ['f.attrs["stopped_epoch"]', 'f.attrs["patience"]'],
+    ),
     "evaluation.h5": ("gravsep.formats.evaluation", ['f"profiles/', 'f"component_errors/']),
 }
 #: Modules that may open HDF5 files: the format owners, and the two files that belong to one

@@ -151,7 +151,7 @@ def test_every_rule_names_the_right_image():
     targets = {"all", "icgem_windows"}
     assert {r for r, i in images.items() if i == "gpu"} == {"train", "predict"}
     assert all(i == "cpu" for r, i in images.items() if r not in targets | {"train", "predict"})
-    assert "unpack" in images and "dataset" in images
+    assert "store" in images and "dataset" in images
 
 
 def test_every_rule_with_a_container_has_the_conda_env_of_its_kind():

@@ -29,7 +29,7 @@ def _resources(output):
 
 def test_full_size_plan_downloads_every_archive_without_network():
     counts = job_counts(_plan())
-    assert counts["download"] == counts["unpack"] == counts["store"] == YEARS * LETTERS
+    assert counts["download"] == counts["store"] == YEARS * LETTERS
     assert counts["combine"] == counts["windows"] == counts["anomalies"] == YEARS * 4
     assert counts["train"] == counts["predict"] == 1
     assert "synthetic_archive" not in counts

@@ -54,6 +54,14 @@ CASES = [
      lambda c: _rename_model(fl.tiny_config(), "x;touch PWNED"), ["x;touch PWNED"]),
     ("command substitution in a model name",
      lambda c: _rename_model(fl.tiny_config(), "$(touch PWNED)"), ["$(touch PWNED)"]),
+    ("a year written as a float",
+     lambda c: fl.tiny_config(**{"data.years": [1995.0, 1996, 1997]}),
+     ["data.years.0", "1995.0", "integer"]),
+    ("deltat written as a float",
+     lambda c: fl.tiny_config(**{"preprocess.deltat": 168.0}), ["preprocess.deltat", "integer"]),
+    ("deltat that leaves a year without a window",
+     lambda c: fl.tiny_config(**{"preprocess.deltat": 6 * 1500}),
+     ["preprocess.deltat", "without a window"]),
 ]  # fmt: skip
 
 

@@ -124,7 +124,9 @@ def _header_float(header, key, default, name):
     try:
         return float(header[key].replace("D", "E").replace("d", "e"))
     except ValueError:
-        raise ICGEMError(f"{name}: header key {key!r} is not a number: {header[key]!r}") from None
+        raise ICGEMError(
+            f"{name}: header key {key!r} is not a number: {excerpt(header[key])}"
+        ) from None
 
 
 def _diagnose(body, first_line, ncol, name):
@@ -231,7 +233,9 @@ def read_icgem(source, nmax=None, max_degree=MAX_DEGREE):
     try:
         declared = int(declared) if declared is not None else None
     except ValueError:
-        raise ICGEMError(f"{name}: header max_degree is not an integer: {declared!r}") from None
+        raise ICGEMError(
+            f"{name}: header max_degree is not an integer: {excerpt(declared)}"
+        ) from None
     if nmax is None:
         nmax = declared if declared is not None else int(n.max())
         if nmax > max_degree:
