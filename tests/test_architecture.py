@@ -28,9 +28,10 @@ FORMAT_OWNERS = {
     ),
     "evaluation.h5": ("gravsep.formats.evaluation", ['f"profiles/', 'f"component_errors/']),
 }
-#: Modules that may open HDF5 files: the format owners, and the two files that belong to one
-#: module each (the synthetic model and the trainer's resume state).
+#: Modules that may open HDF5 files: the format owners, their shared writer, and the two files
+#: that belong to one module each (the synthetic model and the trainer's resume state).
 HDF5_MODULES = {owner for owner, _ in FORMAT_OWNERS.values()} | {
+    "gravsep.formats.hdf5",
     "gravsep.synthetic.model",
     "gravsep.network.training.state",
 }

@@ -267,7 +267,7 @@ def unsafe(make_member, *fragments):
         members = members_of(letter, year)
         members.insert(5, make_member(letter, year))  # after some good members are written
         path.write_bytes(tar_bytes(members))
-        return [str(path), "refusing to unpack", *fragments]
+        return [str(path), "refusing to read it", *fragments]
 
     return build
 

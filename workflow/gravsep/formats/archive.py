@@ -83,17 +83,17 @@ def _check_member(member, archive):
     where = f"{archive}: member {name!r}"
     path = PurePosixPath(name)
     if path.is_absolute() or name.startswith(("/", "\\")):
-        raise ArchiveError(f"{where} has an absolute path; refusing to unpack")
+        raise ArchiveError(f"{where} has an absolute path; refusing to read it")
     if ".." in path.parts:
-        raise ArchiveError(f"{where} contains '..'; refusing to unpack")
+        raise ArchiveError(f"{where} contains '..'; refusing to read it")
     if member.issym() or member.islnk():
-        raise ArchiveError(f"{where} is a link (to {member.linkname!r}); refusing to unpack")
+        raise ArchiveError(f"{where} is a link (to {member.linkname!r}); refusing to read it")
     if member.isdev() or member.isfifo():
-        raise ArchiveError(f"{where} is a device or FIFO; refusing to unpack")
+        raise ArchiveError(f"{where} is a device or FIFO; refusing to read it")
     if member.issparse():
-        raise ArchiveError(f"{where} is a sparse file; refusing to unpack")
+        raise ArchiveError(f"{where} is a sparse file; refusing to read it")
     if not (member.isfile() or member.isdir()):
-        raise ArchiveError(f"{where} is not a regular file or folder; refusing to unpack")
+        raise ArchiveError(f"{where} is not a regular file or folder; refusing to read it")
 
 
 def iter_members(archive, letter, year, max_bytes):

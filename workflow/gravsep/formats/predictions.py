@@ -18,14 +18,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from gravsep.atomic import atomic_output
 from gravsep.dataset.sampling import read_cube
-from gravsep.formats.hdf5 import as_str, as_str_list
+from gravsep.formats.hdf5 import HDF5Writer, as_str, as_str_list
 
 SPLITS = ("train", "validation", "test")
 
 
-class PredictionsWriter:
+class PredictionsWriter(HDF5Writer):
     """Write ``predictions.h5`` year by year under a temporary name.
 
     Parameters
@@ -39,56 +38,26 @@ class PredictionsWriter:
     lat, lon : numpy.ndarray, optional
     """
 
-    def __init__(self, path, *, components, sampling, model, inference_mode, batch_size,
-                 split, lat=None, lon=None):  # fmt: skip
-        self._output = atomic_output(path)
-        self.file = h5py.File(self._output.begin(), "w")
-        try:
-            a = self.file.attrs
-            a["components"] = list(components)
-            a["sampling"] = sampling
-            a["model"] = model
-            a["inference_mode"] = inference_mode
-            a["batch_size"] = int(batch_size)
-            a["units"] = "m"
-            for s in SPLITS:
-                a[f"{s}_years"] = np.asarray(split[f"{s}_years"], dtype=np.int64)
-            for key, value in (("lat", lat), ("lon", lon)):
-                if value is not None:
-                    self.file.create_dataset(key, data=value)
-        except BaseException:
-            self.abort()
-            raise
+    def _create(self, *, components, sampling, model, inference_mode, batch_size, split,
+                lat=None, lon=None):  # fmt: skip
+        a = self.file.attrs
+        a["components"] = list(components)
+        a["sampling"] = sampling
+        a["model"] = model
+        a["inference_mode"] = inference_mode
+        a["batch_size"] = int(batch_size)
+        a["units"] = "m"
+        for s in SPLITS:
+            a[f"{s}_years"] = np.asarray(split[f"{s}_years"], dtype=np.int64)
+        for key, value in (("lat", lat), ("lon", lon)):
+            if value is not None:
+                self.file.create_dataset(key, data=value)
 
     def add_year(self, year, numt, prediction):
         """A year's predictions ``(S, dim, dim, C)`` [m]."""
         g = self.file.create_group(f"years/{int(year)}")
         g.attrs["numt"] = numt
         g.create_dataset("prediction", data=prediction)
-
-    def close(self):
-        try:
-            self.file.close()
-        except BaseException:
-            self._output.discard()
-            raise
-        self._output.commit()
-
-    def abort(self):
-        try:
-            self.file.close()
-        finally:
-            self._output.discard()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-        return False
 
 
 class Predictions:

@@ -32,16 +32,15 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from gravsep.atomic import atomic_output
 from gravsep.dataset.sampling import read_cube
-from gravsep.formats.hdf5 import as_str, as_str_list, int_list
+from gravsep.formats.hdf5 import HDF5Writer, as_str, as_str_list, int_list
 
 #: The splits of a dataset, in the order of their attributes.
 SPLITS = ("train", "validation", "test")
 TIME_UNITS = "seconds since 1970-01-01 00:00:00 UTC"
 
 
-class SamplesWriter:
+class SamplesWriter(HDF5Writer):
     """Write ``samples.h5`` year by year under a temporary name (see :mod:`gravsep.atomic`).
 
     Parameters
@@ -62,22 +61,12 @@ class SamplesWriter:
         ``col0``.
     """
 
-    def __init__(self, path, *, components, sampling, lat, lon, split, dtype, g=None,
-                 g_pinv=None, **attrs):  # fmt: skip
-        self.path = Path(path)
+    def _create(self, *, components, sampling, lat, lon, split, dtype, g=None, g_pinv=None,
+                **attrs):  # fmt: skip
         self.dtype = np.dtype(dtype)
         self.n_comp = len(components)
         self.dim = len(lat)
         self.n_samples = self.dim if g is None else int(g.shape[0])
-        self._output = atomic_output(self.path)
-        self.file = h5py.File(self._output.begin(), "w")
-        try:
-            self._header(components, sampling, lat, lon, split, g, g_pinv, attrs)
-        except BaseException:
-            self.abort()
-            raise
-
-    def _header(self, components, sampling, lat, lon, split, g, g_pinv, attrs):
         h = self.file
         extent = json.dumps(attrs.pop("extent", {"type": "global"}))
         h.attrs.update(
@@ -118,30 +107,6 @@ class SamplesWriter:
         grp["time"].attrs["units"] = TIME_UNITS
         t = mid.astype("datetime64[s]")
         grp["doy"] = (t - t.astype("datetime64[Y]")) / np.timedelta64(1, "D") + 1.0
-
-    def close(self):
-        try:
-            self.file.close()
-        except BaseException:
-            self._output.discard()
-            raise
-        self._output.commit()
-
-    def abort(self):
-        try:
-            self.file.close()
-        finally:
-            self._output.discard()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-        return False
 
 
 class Samples:

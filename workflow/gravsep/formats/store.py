@@ -28,7 +28,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from gravsep.atomic import atomic_output
+from gravsep.formats.hdf5 import HDF5Writer
 
 #: Bytes per HDF5 chunk of coefficients (about 4 MiB).
 CHUNK_BYTES = 4 << 20
@@ -53,7 +53,7 @@ def from_seconds(seconds):
     return np.asarray(seconds, dtype=np.int64).astype("datetime64[s]")
 
 
-class StoreWriter:
+class StoreWriter(HDF5Writer):
     """Write a store epoch by epoch (or block by block) into a temporary file.
 
     The file appears under its final name only when :meth:`close` succeeds, so a killed job
@@ -73,19 +73,11 @@ class StoreWriter:
         Create ``/source`` and ``/sha256`` (letter stores).
     """
 
-    def __init__(self, path, name, year, nmax, n_epochs, kind, gm, radius, with_sources=False):
-        self.path = Path(path)
-        self._output = atomic_output(self.path)
-        self.tmp = self._output.begin()
-        self.file = None
-        try:
-            self.file = h5py.File(self.tmp, "w")
-            self._create(name, year, nmax, n_epochs, kind, gm, radius, with_sources)
-        except BaseException:
-            self.abort()  # a writer that fails while opening removes what it made
-            raise
+    #: A chunk cache that holds a whole chunk, so that epochs written one at a time (out of
+    #: order) are written to disk once per chunk.
+    file_options = {"rdcc_nbytes": 2 * CHUNK_BYTES + (1 << 20)}
 
-    def _create(self, name, year, nmax, n_epochs, kind, gm, radius, with_sources):
+    def _create(self, name, year, nmax, n_epochs, kind, gm, radius, with_sources=False):
         self.cs = self.file.create_dataset(
             "cs", shape=(n_epochs, 2, nmax + 1, nmax + 1), dtype="f8",
             chunks=_chunks(nmax, n_epochs),
@@ -130,33 +122,6 @@ class StoreWriter:
         self.file.attrs["gm"], self.file.attrs["radius"] = float(gm), float(radius)
         if norm is not None:
             self.file.attrs["norm"] = norm
-
-    def close(self):
-        """Flush, close and move the file to its final name."""
-        try:
-            self.file.close()
-        except BaseException:
-            self._output.discard()
-            raise
-        self._output.commit()
-
-    def abort(self):
-        """Close and delete the temporary file."""
-        try:
-            if self.file is not None:
-                self.file.close()
-        finally:
-            self._output.discard()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-        return False
 
 
 class Store:
