@@ -69,6 +69,36 @@ class HDF5Writer:
         return False
 
 
+class HDF5Reader:
+    """Read access to an HDF5 file, open for the lifetime of the object or a ``with`` block.
+
+    The base of the formats' readers: a subclass reads what it needs at opening in ``_open``;
+    a failure there closes the file.
+    """
+
+    def __init__(self, path, *args, **kwargs):
+        self.path = Path(path)
+        self.file = h5py.File(self.path, "r")
+        try:
+            self._open(*args, **kwargs)
+        except BaseException:
+            self.file.close()
+            raise
+
+    def _open(self, *args, **kwargs):
+        """Read the header of the file (layout of the subclass's format)."""
+
+    def close(self):
+        self.file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+        return False
+
+
 def as_str(value):
     """An HDF5 string attribute (``bytes`` or ``str``) as ``str``."""
     return value.decode() if isinstance(value, bytes) else str(value)

@@ -13,13 +13,10 @@ root attributes
     dataset (:mod:`gravsep.formats.samples`); group attribute ``numt`` copied from it.
 """
 
-from pathlib import Path
-
-import h5py
 import numpy as np
 
 from gravsep.dataset.sampling import read_cube
-from gravsep.formats.hdf5 import HDF5Writer, as_str, as_str_list
+from gravsep.formats.hdf5 import HDF5Reader, HDF5Writer, as_str, as_str_list
 
 SPLITS = ("train", "validation", "test")
 
@@ -60,7 +57,7 @@ class PredictionsWriter(HDF5Writer):
         g.create_dataset("prediction", data=prediction)
 
 
-class Predictions:
+class Predictions(HDF5Reader):
     """Read access to ``predictions.h5`` (a ``with`` block or :meth:`close`).
 
     Parameters
@@ -70,18 +67,13 @@ class Predictions:
         The dataset predicted: its components and sampling must be the file's.
     """
 
-    def __init__(self, path, samples=None):
-        self.path = Path(path)
-        self.file = h5py.File(self.path, "r")
-        try:
-            a = self.file.attrs
-            self.components = as_str_list(a["components"]) if "components" in a else None
-            self.sampling = as_str(a["sampling"]) if "sampling" in a else None
-            if samples is not None:
-                self._check(samples)
-        except BaseException:
-            self.file.close()
-            raise
+    def _open(self, samples=None):
+        self.samples = samples
+        a = self.file.attrs
+        self.components = as_str_list(a["components"]) if "components" in a else None
+        self.sampling = as_str(a["sampling"]) if "sampling" in a else None
+        if samples is not None:
+            self._check(samples)
 
     def _check(self, samples):
         if self.components is not None and self.components != samples.components:
@@ -91,7 +83,6 @@ class Predictions:
             )
         if self.sampling is not None and self.sampling != samples.sampling:
             raise ValueError(f"sampling of {self.path} differs from the dataset's")
-        self.samples = samples
 
     def prediction(self, year):
         """``(S, dim, dim, C)`` predictions of a year (h5py dataset: slicing reads)."""
@@ -106,14 +97,6 @@ class Predictions:
         Needs the dataset (``samples`` at opening) for the sampling, windows and mixing.
         """
         s = self.samples
+        if s is None:
+            raise ValueError(f"{self.path}: open it with its dataset to map predictions back")
         return read_cube(self.prediction(year), s.sampling, s.numt(year), s.g_pinv, chunk)
-
-    def close(self):
-        self.file.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.close()
-        return False

@@ -27,13 +27,11 @@ windows resampled linearly to ``dim`` steps (:func:`gravsep.dataset.sampling.res
 
 import json
 from contextlib import contextmanager
-from pathlib import Path
 
-import h5py
 import numpy as np
 
 from gravsep.dataset.sampling import read_cube
-from gravsep.formats.hdf5 import HDF5Writer, as_str, as_str_list, int_list
+from gravsep.formats.hdf5 import HDF5Reader, HDF5Writer, as_str, as_str_list, int_list
 
 #: The splits of a dataset, in the order of their attributes.
 SPLITS = ("train", "validation", "test")
@@ -109,7 +107,7 @@ class SamplesWriter(HDF5Writer):
         grp["doy"] = (t - t.astype("datetime64[Y]")) / np.timedelta64(1, "D") + 1.0
 
 
-class Samples:
+class Samples(HDF5Reader):
     """Read access to ``samples.h5``; open for the lifetime of the object or a ``with`` block.
 
     Opening checks that every year's input and target agree in shape with each other and
@@ -131,16 +129,7 @@ class Samples:
         All root attributes.
     """
 
-    def __init__(self, path):
-        self.path = Path(path)
-        self.file = h5py.File(self.path, "r")
-        try:
-            self._read_header()
-        except BaseException:
-            self.file.close()
-            raise
-
-    def _read_header(self):
+    def _open(self):
         f, path = self.file, self.path
         a = f.attrs
         self.attrs = {k: a[k] for k in a}
@@ -214,16 +203,6 @@ class Samples:
         """
         data = {"input": self.input, "target": self.target}[which](year)
         return read_cube(data, self.sampling, self.numt(year), self.g_pinv, chunk)
-
-    def close(self):
-        self.file.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.close()
-        return False
 
 
 @contextmanager

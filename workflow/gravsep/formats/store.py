@@ -23,12 +23,10 @@ This module owns the layout: :class:`StoreWriter` writes it, :class:`Store` and
 (:mod:`gravsep.atomic`).
 """
 
-from pathlib import Path
-
 import h5py
 import numpy as np
 
-from gravsep.formats.hdf5 import HDF5Writer
+from gravsep.formats.hdf5 import HDF5Reader, HDF5Writer
 
 #: Bytes per HDF5 chunk of coefficients (about 4 MiB).
 CHUNK_BYTES = 4 << 20
@@ -124,7 +122,7 @@ class StoreWriter(HDF5Writer):
             self.file.attrs["norm"] = norm
 
 
-class Store:
+class Store(HDF5Reader):
     """Read access to a store, open for the lifetime of the object (or a ``with`` block).
 
     Attributes
@@ -140,17 +138,11 @@ class Store:
         ``(T, 2, N+1, N+1)``; slicing reads from the file.
     """
 
-    def __init__(self, path):
-        self.path = Path(path)
-        self.file = h5py.File(self.path, "r")
-        try:
-            self.attrs = dict(self.file.attrs)
-            self.cs = self.file["cs"]
-            self.time = self.file["time"][:]
-            self.time_end = self.file["time_end"][:] if "time_end" in self.file else None
-        except BaseException:
-            self.file.close()
-            raise
+    def _open(self):
+        self.attrs = dict(self.file.attrs)
+        self.cs = self.file["cs"]
+        self.time = self.file["time"][:]
+        self.time_end = self.file["time_end"][:] if "time_end" in self.file else None
 
     @property
     def nmax(self):
@@ -168,16 +160,6 @@ class Store:
         if self.time_end is None:
             raise ValueError(f"{self.path}: a {self.attrs.get('kind')} store has no window ends")
         return (self.time + self.time_end) // 2
-
-    def close(self):
-        self.file.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.close()
-        return False
 
 
 def read_store(path, start=None, stop=None):
