@@ -5,13 +5,22 @@ from pathlib import Path
 
 # The science package lives beside the Snakefile; it is also pip-installed (README).
 sys.path.insert(0, workflow.basedir)
-from gravsep.config import ConfigError, canonical, check, dataset_id, validate
+from gravsep.config import (
+    ConfigError,
+    canonical,
+    check,
+    check_evaluation,
+    dataset_id,
+    validate,
+)
+from gravsep.harmonics.noise import active as noise_active, noise_id
 
 # The schema (workflow/schemas/config.schema.yaml) is checked once, here: every problem is one
 # line naming the key; then the defaults are filled in and the models resolved.
 try:
     validate(config)
     MODELS = check(config)
+    _EXTRA = check_evaluation(config, MODELS)
 except ConfigError as err:
     raise ValueError(f"config: {err}") from None
 
@@ -43,6 +52,41 @@ for _name, _model in MODELS.items():
     _id = dataset_id(_model["dataset"], COMPONENTS)
     DATASETS[_id] = _model["dataset"]
     MODEL_DATASET[_name] = _id
+# Models evaluated beyond their own dataset (evaluation.cross, evaluation.noise_sweep):
+# (model, dataset id) pairs; the datasets they need join DATASETS.
+CROSS = []
+for _name, _ds in _EXTRA:
+    _id = dataset_id(_ds, COMPONENTS)
+    DATASETS.setdefault(_id, _ds)
+    if _id != MODEL_DATASET[_name] and (_name, _id) not in CROSS:
+        CROSS.append((_name, _id))
+# Noise id -> its noise.scale in the noise sweep (for the sweep figure).
+NOISE_SCALES = {}
+if config["evaluation"].get("noise_sweep"):
+    _sweep = config["evaluation"]["noise_sweep"]
+    _base = MODELS[_sweep["dataset_of"]]["dataset"]["noise"]
+    for _s in _sweep["scales"]:
+        _noise = dict(_base, scale=float(_s))
+        NOISE_SCALES[noise_id(_noise) if _s > 0 else "none"] = float(_s)
+# Inputs of the model-comparison figure (models' own and cross-evaluated ones, not the
+# sweep's) and a readable name of every input noise.
+COMPARED_INPUTS = sorted(
+    {noise_id(MODELS[m]["dataset"]["noise"]) for m in MODELS}
+    | {
+        noise_id(MODELS[c["on"]]["dataset"]["noise"])
+        for c in config["evaluation"]["cross"]
+    }
+)
+INPUT_LABELS = {
+    noise_id(ds.get("noise")): (
+        f"noise x{ds['noise']['scale']:g}" if noise_active(ds.get("noise")) else "clean"
+    )
+    for ds in DATASETS.values()
+}
+# Datasets of models with noise (each gets a figure of a realisation).
+NOISY_DATASETS = sorted(
+    {MODEL_DATASET[m] for m in MODELS if noise_active(MODELS[m]["dataset"]["noise"])}
+)
 
 
 wildcard_constraints:
@@ -164,6 +208,11 @@ FIGURES = [
 ]
 
 
+def cross_metrics():
+    """The metrics of every model evaluated on another dataset (``CROSS``)."""
+    return [f"results/models/{m}/on/{d}/metrics.csv" for m, d in CROSS]
+
+
 def final_outputs():
     outputs = [
         "results/metrics.csv",
@@ -171,6 +220,9 @@ def final_outputs():
         "results/model_comparison.png",
         "results/provenance/config.yaml",
     ]
+    outputs += [f"results/noise/{d}.png" for d in NOISY_DATASETS]
+    if NOISE_SCALES:
+        outputs.append("results/noise_sweep.png")
     for name in MODELS:
         outputs += [f"results/models/{name}/figures/{fig}.png" for fig in FIGURES]
         outputs += [

@@ -149,8 +149,9 @@ def test_every_rule_names_the_right_image():
     """Training and prediction run in the GPU image, every other rule in the CPU image."""
     images = _images()
     targets = {"all", "icgem_windows"}
-    assert {r for r, i in images.items() if i == "gpu"} == {"train", "predict"}
-    assert all(i == "cpu" for r, i in images.items() if r not in targets | {"train", "predict"})
+    network = {"train", "predict", "predict_on"}  # the rules that run the network
+    assert {r for r, i in images.items() if i == "gpu"} == network
+    assert all(i == "cpu" for r, i in images.items() if r not in targets | network)
     assert "store" in images and "dataset" in images
 
 

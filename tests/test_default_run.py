@@ -28,11 +28,23 @@ def default_run(tmp_path_factory):
     return workdir
 
 
+def own_noise():
+    """Model -> the noise id of its own dataset (config/config.yaml)."""
+    import yaml
+    from gravsep.config import check, validate
+    from gravsep.harmonics.noise import noise_id
+
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    validate(cfg)
+    return {name: noise_id(m["dataset"]["noise"]) for name, m in check(cfg).items()}
+
+
 def test_unet_beats_zero_and_proportional_for_every_component(default_run):
     df = pd.read_csv(default_run / "results" / "metrics.csv")
-    test = df[(df["split"] == "test") & (df["component"] != "sum")]
+    own = df["input_noise"] == df["model"].map(own_noise())  # each model on its own input
+    test = df[own & (df["split"] == "test") & (df["component"] != "sum")]
     table = test.pivot_table(index=["model", "component"], columns="method", values="rel_rms")
-    assert set(table.index.get_level_values("model")) == {"latlon", "tlon"}
+    assert set(table.index.get_level_values("model")) == {"latlon", "tlon", "noisy"}
     assert set(table.index.get_level_values("component")) == {"AO", "H", "I", "S"}
     for baseline in ("zero", "proportional"):
         worse = table[table["unet"] >= table[baseline]]
@@ -48,3 +60,20 @@ def test_default_report_builds(default_run):
     assert result.returncode == 0, result.stderr[-3000:]
     html = (default_run / "report.html").read_text(errors="replace")
     assert "metrics.html" in html and "component_maps.png" in html
+
+
+def test_noise_trained_unet_beats_everything_on_the_noisy_input(default_run):
+    """On the test year's noisy input: the U-Net trained with noise below every baseline on
+    that input (the classical chain filter_pca among them) and below the noise-free U-Net."""
+    noisy = own_noise()["noisy"]
+    df = pd.read_csv(default_run / "results" / "metrics.csv")
+    assert set(df["input_noise"]) >= {"none", noisy}
+    test = df[(df["split"] == "test") & (df["component"] != "sum") & (df["input_noise"] == noisy)]
+    table = test.pivot_table(index=["model", "method"], columns="component", values="rel_rms")
+    ours = table.loc[("noisy", "unet")]
+    rivals = {f"{b} on the noisy input": table.loc[("noisy", b)]
+              for b in ("zero", "proportional", "pca", "filter_pca")}  # fmt: skip
+    rivals["the noise-free U-Net on the noisy input"] = table.loc[("latlon", "unet")]
+    for name, other in rivals.items():
+        worse = ours[ours >= other]
+        assert worse.empty, f"noise-trained U-Net not below {name}:\n{ours}\n{other}"

@@ -93,16 +93,34 @@ def resolve_models(config):
                         f"defaults.{section}.{key})"
                     )
         # optional keys get their defaults only now: filled into a model's own section, a
-        # default would override what `defaults` says
+        # default would override what `defaults` says (nested sections such as dataset.noise
+        # get theirs too)
+        definitions = load_schema()["definitions"]
         for section in SECTIONS:
-            for key, value in section_defaults(section).items():
-                model[section].setdefault(key, value)
+            fill_defaults(model[section], _inline(definitions[section], definitions))
         models[name] = canonical(model)
     return models
 
 
+def _inline(schema, definitions, names=("noise",)):
+    """``schema`` with the properties that refer to ``names`` of the definitions written out,
+    so that :func:`fill_defaults` fills their defaults too."""
+    props = {}
+    for key, sub in schema.get("properties", {}).items():
+        name = sub.get("$ref", "").removeprefix("#/definitions/")
+        props[key] = definitions[name] if name in names else sub
+    return {**schema, "properties": props}
+
+
 def dataset_id(dataset, components):
-    """Short, stable name of a dataset definition (models with equal definitions share it)."""
+    """Short, stable name of a dataset definition (models with equal definitions share it).
+
+    A noise section that adds nothing (model ``none``) is left out, so datasets without noise
+    keep the names they had before noise existed.
+    """
+    dataset = dict(dataset)
+    if dataset.get("noise", {}).get("model", "none") == "none":
+        dataset.pop("noise", None)
     blob = json.dumps({"dataset": dataset, "components": list(components)}, sort_keys=True)
     return f"{dataset['sampling']}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
 
@@ -175,6 +193,7 @@ def check(config):
                 f"{where}.training.slope_weight/shape_weight: the slope and shape losses need "
                 "a time axis in the images (sampling lat_t or t_lon), not lat_lon"
             )
+        _check_noise(where, ds)
         unknown = sorted(set(tr.get("augmentation", {})) - set(comps))
         if unknown:
             raise ConfigError(
@@ -214,6 +233,64 @@ def _messages(validator, instance, prefix=""):
         where = ".".join(p for p in (prefix, path) if p) or "(top level)"
         messages.append(f"{where}: {best.message}")
     return messages
+
+
+def _check_noise(where, ds):
+    noise = ds.get("noise", {})
+    key = f"{where}.dataset.noise"
+    if noise.get("model") == "files" and not noise.get("folder"):
+        raise ConfigError(f"{key}.folder: model 'files' needs a folder of ICGEM realisations")
+    if noise.get("augment"):
+        if noise.get("model", "none") == "none":
+            raise ConfigError(f"{key}.augment: there is no noise to augment (model none)")
+        if ds["sampling"] != "lat_lon":
+            raise ConfigError(f"{key}.augment: noise augmentation needs sampling lat_lon")
+
+
+#: Dataset keys two models must share for one to be evaluated on the other's dataset.
+COMPATIBLE = ("sampling", "extent", "unit", "nmax_flt", "random_samples")
+
+
+def check_evaluation(config, models):
+    """Cross-evaluations and the noise sweep name existing, compatible models.
+
+    Returns
+    -------
+    list of tuple
+        ``(model, dataset definition)`` of every extra evaluation, in config order.
+    """
+    ev = config.get("evaluation", {})
+    pairs = []
+    for i, item in enumerate(ev.get("cross", [])):
+        where = f"evaluation.cross[{i}]"
+        for key in ("model", "on"):
+            if item[key] not in models:
+                raise ConfigError(
+                    f"{where}.{key}: no model {item[key]!r} (models: {sorted(models)})"
+                )
+        pairs.append((item["model"], models[item["on"]]["dataset"], where))
+    sweep = ev.get("noise_sweep")
+    if sweep:
+        base = sweep["dataset_of"]
+        if base not in models or models[base]["dataset"]["noise"]["model"] == "none":
+            raise ConfigError(
+                f"evaluation.noise_sweep.dataset_of: {base!r} is not a model with noise"
+            )
+        for s in sweep["scales"]:
+            ds = copy.deepcopy(models[base]["dataset"])
+            ds["noise"]["scale"] = float(s)
+            if ds["noise"]["scale"] == 0:
+                ds["noise"] = {**ds["noise"], "model": "none", "scale": 1.0, "augment": False}
+            for name in sweep["models"]:
+                if name not in models:
+                    raise ConfigError(f"evaluation.noise_sweep.models: no model {name!r}")
+                pairs.append((name, ds, "evaluation.noise_sweep"))
+    for name, ds, where in pairs:
+        own = models[name]["dataset"]
+        bad = [k for k in COMPATIBLE if own[k] != ds[k]]
+        if bad:
+            raise ConfigError(f"{where}: model {name!r} cannot predict that dataset ({bad} differ)")
+    return [(name, ds) for name, ds, _ in pairs]
 
 
 def _check_windows(years, deltat):

@@ -20,6 +20,12 @@ root attributes
 ``/random/g`` (S, dim), ``/random/g_pinv`` (dim, S)
     only with random samples (method note §3.7): stored samples are ``g @ samples``, the
     originals ``g_pinv @ stored``.
+root attributes ``noise`` (the noise definition, JSON) and ``noise_id`` (``none`` or
+    ``<model>-<hash>``, :func:`gravsep.harmonics.noise.noise_id`): the input holds the targets'
+    sum plus that noise (filtered like the targets).
+``/noise/bank`` (K, dim, dim) float32 [m EWH]
+    only with noise augmentation: realisations (filtered, on the grid of the samples) that
+    training adds to the clean sum of the targets, a fresh draw for every sample and epoch.
 
 S is ``dim`` (``2 dim`` with random samples). Times of the samples themselves: the ``numt``
 windows resampled linearly to ``dim`` steps (:func:`gravsep.dataset.sampling.resample_time`).
@@ -32,6 +38,7 @@ import numpy as np
 
 from gravsep.dataset.sampling import read_cube
 from gravsep.formats.hdf5 import HDF5Reader, HDF5Writer, as_str, as_str_list, int_list
+from gravsep.harmonics.noise import noise_id
 
 #: The splits of a dataset, in the order of their attributes.
 SPLITS = ("train", "validation", "test")
@@ -67,6 +74,9 @@ class SamplesWriter(HDF5Writer):
         self.n_samples = self.dim if g is None else int(g.shape[0])
         h = self.file
         extent = json.dumps(attrs.pop("extent", {"type": "global"}))
+        noise = attrs.pop("noise", None)
+        h.attrs["noise"] = json.dumps(noise or {"model": "none"}, sort_keys=True)
+        h.attrs["noise_id"] = noise_id(noise)
         h.attrs.update(
             components=list(components), sampling=sampling, dim=self.dim,
             dim_global=attrs.pop("dim_global", self.dim), nmax=attrs.pop("nmax", 0),
@@ -83,6 +93,10 @@ class SamplesWriter(HDF5Writer):
         if g is not None:
             h["random/g"] = g
             h["random/g_pinv"] = g_pinv
+
+    def set_noise_bank(self, bank):
+        """The augmentation bank ``(K, dim, dim)`` [m EWH] (stored as float32)."""
+        self.file.create_dataset("noise/bank", data=np.asarray(bank, dtype=np.float32))
 
     def add_year(self, year, numt):
         """Create a year's datasets; returns ``(input, target)`` to fill (h5py datasets)."""
@@ -144,6 +158,19 @@ class Samples(HDF5Reader):
             xs, ts = self.input(y).shape, self.target(y).shape
             if ts[:3] != xs or ts[-1] != len(self.components):
                 raise ValueError(f"{path}: year {y}: input {xs} and target {ts} differ")
+
+    @property
+    def noise_id(self):
+        """``none`` or the noise definition's short id (:mod:`gravsep.harmonics.noise`)."""
+        return as_str(self.attrs.get("noise_id", "none"))
+
+    def noise(self):
+        """The noise definition (dict; ``{"model": "none"}`` for a clean input)."""
+        return json.loads(as_str(self.attrs.get("noise", '{"model": "none"}')))
+
+    def noise_bank(self):
+        """The augmentation bank ``(K, dim, dim)`` float32 [m], or None."""
+        return self.file["noise/bank"][()] if "noise/bank" in self.file else None
 
     def check_splits(self):
         """Raise ValueError unless every year of every split is in the file."""

@@ -231,10 +231,17 @@ class EpochPipeline:
         [m].
     strategy : tf.distribute.Strategy, optional
         The batches are distributed over its replicas.
+    noise_bank : numpy.ndarray, optional
+        ``(K, rows, cols)`` noise realisations [m] (lat_lon samples): each training sample's
+        input becomes the sum of its targets plus one of them, drawn (and, on a global grid,
+        rolled by a random number of longitude columns) from the sample's seed, so every epoch
+        sees fresh noise.
+    roll_noise : bool
+        Roll the drawn realisation along longitude (only where the grid is global).
     """
 
     def __init__(self, source, *, seed, batch_size, specs, target_scales, input_scale,
-                 strategy=None):  # fmt: skip
+                 strategy=None, noise_bank=None, roll_noise=True):  # fmt: skip
         import tensorflow as tf
 
         from gravsep.network import augment
@@ -247,6 +254,9 @@ class EpochPipeline:
         self.in_scale_tf = tf.constant(np.float32(input_scale))
         self.strategy = strategy
         self._tensors = None
+        self.noise_bank = None if noise_bank is None else np.asarray(noise_bank, np.float32)
+        self.roll_noise = bool(roll_noise)
+        self._bank = None
 
     @property
     def steps_per_epoch(self):
@@ -258,6 +268,9 @@ class EpochPipeline:
 
         if self.source.in_memory:
             self._memory_tensors()  # eagerly, before tracing: captured, not graph constants
+        if self.noise_bank is not None and self._bank is None:
+            with tf.device("/cpu:0"):
+                self._bank = tf.constant(self.noise_bank)
         ds = tf.data.Dataset.range(first, last).flat_map(self.epoch_batches)
         ds = ds.prefetch(tf.data.AUTOTUNE)
         if self.strategy is not None:
@@ -279,12 +292,28 @@ class EpochPipeline:
         return self._streamed_samples(epoch)
 
     def prepare(self, x, y, seed):
-        """Graph op of the pipeline: augment (seeded by ``seed``), re-sum, scale."""
+        """Graph op of the pipeline: augment (seeded by ``seed``), re-sum, add noise, scale."""
+        import tensorflow as tf
+
         from gravsep.network import augment
 
         if self.augmenting:
             x, y = augment.augment_pair(y, self.specs, seed)
+        if self.noise_bank is not None:
+            x = tf.reduce_sum(y, axis=-1) + self._noise_draw(seed)
         return x / self.in_scale_tf, y / self.scales_tf
+
+    def _noise_draw(self, seed):
+        """One realisation of the bank, picked (and rolled) by the sample's seed."""
+        import tensorflow as tf
+
+        k, cols = self.noise_bank.shape[0], self.noise_bank.shape[-1]
+        key = tf.stack([seed[0], seed[1] + (1 << 40)])  # apart from the augmentation draws
+        draw = tf.random.stateless_uniform([2], seed=key)
+        noise = tf.gather(self._bank, tf.cast(draw[0] * k, tf.int64) % k)
+        if self.roll_noise:
+            noise = tf.roll(noise, tf.cast(draw[1] * cols, tf.int32) % cols, axis=1)
+        return noise
 
     # ---- in memory: a permutation of all samples, drawn in the graph
 

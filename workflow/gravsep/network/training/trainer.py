@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 from gravsep.formats.samples import SPLITS, Samples
+from gravsep.harmonics.grids import is_global
 from gravsep.network.training.data import EpochPipeline, split_sources
 from gravsep.network.training.options import TrainingOptions, check_dataset, resolve_switch
 from gravsep.network.training.steps import CompiledSteps, distribution_strategy
@@ -64,6 +65,8 @@ class Trainer:
             self.dim, self.n_comp = samples.dim, len(samples.components)
             self.split_years = {s: samples.split_years(s) for s in SPLITS}
             self.sources, self.in_memory = split_sources(samples, in_memory_limit, chunk)
+            noise = samples.noise_bank() if samples.noise().get("augment") else None
+            roll_noise = is_global(samples.lat, samples.lon)
         self.target_scales, self.input_scale = self.sources["train"].scales(
             options.target_scaling, self.n_comp
         )
@@ -89,7 +92,11 @@ class Trainer:
         self.pipeline = EpochPipeline(
             self.sources["train"], seed=options.seed, batch_size=self.batch_size, specs=specs,
             target_scales=self.target_scales, input_scale=self.input_scale, strategy=strategy,
+            noise_bank=noise, roll_noise=roll_noise,
         )  # fmt: skip
+        if noise is not None:
+            log.info("noise augmentation: a draw from a bank of %d realisations per sample "
+                     "and epoch", len(noise))  # fmt: skip
 
     @property
     def steps_per_epoch(self):
