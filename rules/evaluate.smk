@@ -133,6 +133,8 @@ rule noise_figure:
         "../envs/cpu.yaml"
     container:
         config["containers"]["cpu"]
+    resources:
+        mem_mb=4000,
     params:
         natural_earth=NATURAL_EARTH,
     script:

@@ -214,7 +214,7 @@ def test_noisy_dataset_adds_filtered_noise_to_the_input_only(tmp_path):
             np.testing.assert_allclose(x1 - x0, expect, rtol=0, atol=2e-6 * np.abs(x1).max())
 
 
-def test_augmentation_draws_a_bank_realisation_per_sample():
+def test_augmentation_draws_bank_realisations_per_sample():
     tf = pytest.importorskip("tensorflow")
     from gravsep.network.training.data import EpochPipeline
 
@@ -223,23 +223,66 @@ def test_augmentation_draws_a_bank_realisation_per_sample():
 
     rng = np.random.default_rng(0)
     bank = rng.normal(size=(6, 8, 8)).astype(np.float32)
-    pipe = EpochPipeline(Source(), seed=1, batch_size=2, specs=[{}, {}],
-                         target_scales=np.ones(2), input_scale=1.0, noise_bank=bank)  # fmt: skip
-    pipe._bank = tf.constant(bank)
     y = tf.constant(rng.normal(size=(8, 8, 2)).astype(np.float32))
-    seen = set()
-    for i in range(12):
+
+    def pipeline(frac):
+        pipe = EpochPipeline(Source(), seed=1, batch_size=2, specs=[{}, {}],
+                             target_scales=np.ones(2), input_scale=1.0, noise_bank=bank,
+                             noise_frac=np.full(4, frac))  # fmt: skip
+        pipe._bank, pipe._frac = tf.constant(bank), tf.constant(pipe.noise_frac)
+        return pipe
+
+    def noise_of(pipe, i):
         x, _ = pipe.prepare(tf.zeros((8, 8)), y, tf.constant([5, i], tf.int64))
-        noise = (x - tf.reduce_sum(y, axis=-1)).numpy()
-        # one bank realisation, rolled along longitude
-        hits = [(k, r) for k in range(6) for r in range(8)
-                if np.allclose(noise, np.roll(bank[k], r, axis=1), atol=1e-5)]  # fmt: skip
+        return (x - tf.reduce_sum(y, axis=-1)).numpy()
+
+    rolled = [np.roll(bank[k], r, axis=1) for k in range(6) for r in range(8)]
+    seen = set()
+    for i in range(12):  # a sample at a window (weight 0): one bank realisation, rolled
+        hits = [j for j, field in enumerate(rolled) if np.allclose(noise_of(pipeline(0.0), i),
+                                                                   field, atol=1e-5)]  # fmt: skip
         assert len(hits) == 1, i
         seen.add(hits[0])
     assert len(seen) > 6  # fresh draws, not one realisation
-    again, _ = pipe.prepare(tf.zeros((8, 8)), y, tf.constant([5, 3], tf.int64))
-    first, _ = pipe.prepare(tf.zeros((8, 8)), y, tf.constant([5, 3], tf.int64))
-    np.testing.assert_array_equal(again.numpy(), first.numpy())  # seeded
+    np.testing.assert_array_equal(noise_of(pipeline(0.0), 3), noise_of(pipeline(0.0), 3))
+    # between two windows (weight 0.3): the blend of two realisations
+    blend = noise_of(pipeline(0.3), 2)
+    assert any(np.allclose(blend, 0.7 * a + 0.3 * b, atol=1e-5) for a in rolled for b in rolled)
+
+
+def test_augmented_noise_has_the_variance_of_the_stored_noise(tmp_path):
+    """Training draws (blends of two bank realisations with each sample's resampling weight)
+    and the dataset's stored noise (time-resampled window draws) have the same variance."""
+    tf = pytest.importorskip("tensorflow")
+    from gravsep.dataset.build import build_dataset
+    from gravsep.formats.samples import Samples
+    from gravsep.network.training.data import EpochPipeline
+    from gravsep.network.training.trainer import _resampling_weights
+    from test_dataset import YEARS, make_stores
+
+    comps = ["AO", "H"]
+    stores = make_stores(tmp_path, {(c, y): 12 for c in comps for y in YEARS})
+    noise = definition(seed=4, augment=True, bank_size=64)
+    split = {"train_years": YEARS, "validation_years": [], "test_years": []}
+    build_dataset(stores, tmp_path / "n.h5", comps, YEARS, split, 5, "EWH", {"type": "global"},
+                  "lat_lon", noise=noise)  # fmt: skip
+    with Samples(tmp_path / "n.h5") as s:
+        stored = np.concatenate([s.read(y)[0] - s.read(y)[1].sum(-1) for y in YEARS])
+        frac = _resampling_weights(s, YEARS)
+        bank = s.noise_bank()
+
+    class Source:
+        in_memory, n = True, len(frac)
+
+    pipe = EpochPipeline(Source(), seed=2, batch_size=2, specs=[{}, {}], target_scales=np.ones(2),
+                         input_scale=1.0, noise_bank=bank, noise_frac=frac)  # fmt: skip
+    pipe._bank, pipe._frac = tf.constant(bank), tf.constant(pipe.noise_frac)
+    y = tf.zeros(stored.shape[1:] + (2,))
+    drawn = np.stack([pipe.prepare(tf.zeros(stored.shape[1:]), y,
+                                   tf.constant([e, i], tf.int64))[0].numpy()
+                      for e in range(3) for i in range(len(frac))])  # fmt: skip
+    ratio = np.mean(drawn**2) / np.mean(stored**2)
+    assert abs(ratio - 1) < 0.15, ratio  # without the blend: 1 / mean((1-f)^2 + f^2), ~1.5
 
 
 # ------------------------------------------------------------------------ configuration
@@ -252,7 +295,12 @@ def test_augmentation_draws_a_bank_realisation_per_sample():
          "models.tlon.dataset.noise.augment"),
         ({"models.tlon.dataset.noise": {"model": "files"}}, "models.tlon.dataset.noise.folder"),
         ({"evaluation.cross": [{"model": "latlon", "on": "nope"}]}, "evaluation.cross[0].on"),
-        ({"evaluation.cross": [{"model": "latlon", "on": "tlon"}]}, "evaluation.cross[0]"),
+        ({"evaluation.cross": [{"model": "latlon", "on": "tlon"}]},
+         "evaluation.cross[0]: model 'latlon' cannot predict that dataset (['sampling'] differ)"),
+        ({"evaluation.cross": [{"model": "latlon", "on": "noisy"}],
+          "models.latlon": {"dataset": {"train_years": [1995, 1997], "validation_years": [1996]}}},
+         "evaluation.cross[0]: model 'latlon' was trained on [1997]"),
+        ({"models.noisy.dataset.random_samples": True}, "models.noisy.dataset.noise.augment: not"),
         ({"evaluation.noise_sweep": {"dataset_of": "latlon", "scales": [1], "models": ["latlon"]}},
          "evaluation.noise_sweep.dataset_of"),
     ],

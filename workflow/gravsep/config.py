@@ -98,8 +98,16 @@ def resolve_models(config):
         definitions = load_schema()["definitions"]
         for section in SECTIONS:
             fill_defaults(model[section], _inline(definitions[section], definitions))
+        _as_floats(model["dataset"]["noise"], definitions["noise"])
         models[name] = canonical(model)
     return models
+
+
+def _as_floats(values, schema):
+    """Keys the schema types ``number`` as floats (``scale: 2`` and ``2.0`` are one dataset)."""
+    for key, sub in schema["properties"].items():
+        if sub.get("type") == "number" and isinstance(values.get(key), int):
+            values[key] = float(values[key])
 
 
 def _inline(schema, definitions, names=("noise",)):
@@ -245,6 +253,11 @@ def _check_noise(where, ds):
             raise ConfigError(f"{key}.augment: there is no noise to augment (model none)")
         if ds["sampling"] != "lat_lon":
             raise ConfigError(f"{key}.augment: noise augmentation needs sampling lat_lon")
+        if ds["random_samples"]:
+            raise ConfigError(
+                f"{key}.augment: not with random_samples (the stored samples are mixtures, "
+                "the bank's realisations are not)"
+            )
 
 
 #: Dataset keys two models must share for one to be evaluated on the other's dataset.
@@ -279,6 +292,7 @@ def check_evaluation(config, models):
         for s in sweep["scales"]:
             ds = copy.deepcopy(models[base]["dataset"])
             ds["noise"]["scale"] = float(s)
+            ds["noise"]["augment"] = False  # an evaluation input: no bank
             if ds["noise"]["scale"] == 0:
                 ds["noise"] = {**ds["noise"], "model": "none", "scale": 1.0, "augment": False}
             for name in sweep["models"]:
@@ -290,6 +304,13 @@ def check_evaluation(config, models):
         bad = [k for k in COMPATIBLE if own[k] != ds[k]]
         if bad:
             raise ConfigError(f"{where}: model {name!r} cannot predict that dataset ({bad} differ)")
+        seen = sorted(
+            set(own["train_years"]) & (set(ds["validation_years"]) | set(ds["test_years"]))
+        )
+        if seen:
+            raise ConfigError(
+                f"{where}: model {name!r} was trained on {seen}, which that dataset evaluates"
+            )
     return [(name, ds) for name, ds, _ in pairs]
 
 

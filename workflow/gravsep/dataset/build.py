@@ -89,15 +89,6 @@ def component_cube(cs_stokes, nmax_flt, dim, unit="EWH"):
     return np.moveaxis(component_grids(cs_stokes, nmax_flt, dim, unit), 0, -1)
 
 
-def _time_weights(n_in, n_out):
-    """``lo``, ``frac`` of :func:`gravsep.dataset.sampling.resample_time` (same arithmetic)."""
-    if n_in == 1:
-        return np.zeros(n_out, dtype=int), np.zeros(n_out), True
-    pos = np.linspace(0.0, n_in - 1.0, n_out)
-    lo = np.clip(np.floor(pos).astype(int), 0, n_in - 2)
-    return lo, pos - lo, n_in == n_out
-
-
 def _interp(x, lo, frac, same, axis):
     """Resample axis ``axis`` of ``x`` (the windows) at ``lo + frac``, as resample_time does."""
     if same:  # no interpolation: the windows themselves (or the single window repeated)
@@ -182,9 +173,11 @@ def build_dataset(stores, out, components, years, split, nmax_flt, unit, extent,
                   random_samples=False, seed=0, dtype="float32", noise=None):  # fmt: skip
     """Write the input-target file of a dataset definition.
 
-    Memory stays bounded: per year, the window grids of every component are held (float64,
-    ``C x W x dim x dim``: 0.4 GiB for four components of 52 weekly windows at 512x512), and
-    the samples are formed and written a block of samples at a time, never as whole cubes.
+    Memory stays bounded: per year, the window grids of every component (and of the noise,
+    with noise) are held (float64, ``C x W x dim x dim``: 0.4 GiB for four components of 52
+    weekly windows at 512x512, 0.1 GiB more for the noise), and the samples are formed and
+    written a block of samples at a time, never as whole cubes; the augmentation bank adds
+    ``bank_size x dim x dim`` (float64 while it is built).
 
     Parameters
     ----------
@@ -241,12 +234,15 @@ def build_dataset(stores, out, components, years, split, nmax_flt, unit, extent,
                        lon=lon[cut[1]], split=split, dtype=dtype, g=g, g_pinv=g_pinv,
                        **header) as writer:  # fmt: skip
         index = 0  # of the window in the whole series (which noise file it gets)
+        train = []  # its windows in the training years (the only ones the bank may use)
         for year in years:
             wins, mid, bounds = _year_windows(stores, components, year, *grid)
             extra = None
             if source is not None:
                 cs = [source.window(s, e, index + k) for k, (s, e) in enumerate(bounds)]
                 extra = _grids(np.stack(cs), *grid)
+            if year in split.get("train_years", []):
+                train += range(index, index + len(mid))
             index += len(mid)
             inp, target = writer.add_year(year, len(mid))
             _write_samples(inp, target, wins, samp, g, dtype, extra)
@@ -254,7 +250,8 @@ def build_dataset(stores, out, components, years, split, nmax_flt, unit, extent,
             writer.set_times(year, mid)
         if source is not None and noise.get("augment"):
             days = float(np.median(np.diff(bounds, axis=1))) / 86400.0
-            writer.set_noise_bank(_grids(source.bank(noise["bank_size"], days), *grid))
+            bank = source.bank(noise["bank_size"], days, indices=train)
+            writer.set_noise_bank(_grids(bank, *grid))
 
 
 def _noise_source(noise, nmax, stores, components, years):
@@ -304,7 +301,7 @@ def _write_samples(inp, target, wins, samp, g, dtype, extra=None):
     """
     numt, dim = wins[0].shape[0], wins[0].shape[1]
     n_samples, n_comp = target.shape[0], len(wins)
-    lo, frac, same = _time_weights(numt, dim)
+    lo, frac, same = sampling.time_weights(numt, dim)
     block = max(1, min(n_samples, BLOCK_BYTES // (8 * dim * dim * n_comp)))
     with _Writer() as writer:
         for s0 in range(0, n_samples, block):

@@ -19,6 +19,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from gravsep.atomic import write_csv
 from gravsep.evaluation import classical as classical_chain
 from gravsep.evaluation import metrics
 from gravsep.evaluation.baselines import BASELINES, training_statistics
@@ -172,9 +173,11 @@ def evaluate(
         if not test_years:
             raise ValueError(f"{dataset_h5} has no test years")
         if classical is not None and is_global(samples.lat, samples.lon):
+            settings = dict(classical)
             baselines[classical_chain.NAME] = functools.partial(
-                classical_chain.filter_pca, settings=dict(classical)
-            )
+                classical_chain.filter_pca, settings=settings,
+                noise_variance=classical_chain.noise_variance(samples, settings),
+            )  # fmt: skip
         eofs = "pca" in baselines or classical_chain.NAME in baselines
         stats = training_statistics(samples, eofs=eofs) if baselines else None
         noise = samples.noise_id
@@ -204,5 +207,5 @@ def evaluate(
                     write_evaluation(out_h5, record)
                 del truth, pred, summed
     df = pd.DataFrame(rows, columns=CSV_COLUMNS)
-    df.to_csv(out_csv, index=False, float_format="%.6g")
+    write_csv(df, out_csv, index=False, float_format="%.6g")
     return df

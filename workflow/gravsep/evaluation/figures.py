@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from gravsep.atomic import save_figure
 from gravsep.formats.evaluation import read_evaluation
 from gravsep.formats.training_log import read_training_log
 
@@ -34,9 +35,7 @@ COASTLINE = Path("shapefiles/natural_earth/physical/ne_110m_coastline.shp")
 
 
 def _save(fig, out_png, dpi=110):
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=dpi)
+    save_figure(fig, out_png, dpi=dpi)
 
 
 def _title(f, what):

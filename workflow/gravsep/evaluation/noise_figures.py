@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from gravsep.atomic import save_figure
 from gravsep.constants import R_EARTH
 from gravsep.formats.samples import Samples
 from gravsep.harmonics.filtering import gaussian_weights, half_width_km
@@ -81,10 +82,9 @@ def noise_realisation(dataset_h5, out_png, natural_earth=None):
         ax.set_ylabel("degree amplitude [cm EWH]")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize="small", ncol=3)
-    fig.suptitle(f"Input noise {nid} and the signals, test year {year}, window {k + 1} "
+    fig.suptitle(f"Input noise {nid} and the signals, test year {year}, time step {k + 1} "
                  f"({days:.0f}-day windows)")  # fmt: skip
-    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=100)
+    save_figure(fig, out_png, dpi=100)
 
 
 def _map(ax, lat, lon, values, title, natural_earth):
@@ -149,5 +149,4 @@ def error_against_noise(metrics, scales, models, out_png, split="test"):
         ax.grid(alpha=0.3)
     axs[0].legend(fontsize="small")
     fig.suptitle(f"Errors against the input noise, {split} year(s)")
-    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=100)
+    save_figure(fig, out_png, dpi=100)

@@ -10,6 +10,7 @@ import html
 import numpy as np
 import pandas as pd
 
+from gravsep.atomic import write_csv, write_text
 from gravsep.evaluation.evaluate import CSV_COLUMNS, NETWORK
 
 SPLIT_ORDER = ("test", "validation")
@@ -109,9 +110,8 @@ def write_tables(csv_paths, out_csv, out_html):
         The merged table.
     """
     df = merge(csv_paths)
-    df.to_csv(out_csv, index=False, float_format="%.6g")
-    with open(out_html, "w", encoding="utf-8") as fh:
-        fh.write(to_html(df))
+    write_csv(df, out_csv, index=False, float_format="%.6g")
+    write_text(out_html, to_html(df))
     return df
 
 

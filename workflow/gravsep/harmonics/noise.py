@@ -20,8 +20,9 @@ stay the clean components. Two kinds:
     solutions of the same month), one per window, assigned to windows by a seeded
     permutation; their degree must be the data's.
 
-Realisations are independent between windows and reproducible: window w (its start time) and
-the seed determine its draw, whatever years a dataset holds. ``scale`` multiplies the noise.
+Realisations are independent between windows and reproducible: ``grace_like`` draws depend on
+the seed and the window's start time only, whatever years a dataset holds; ``files`` are
+assigned by the window's place in the dataset's series. ``scale`` multiplies the noise.
 """
 
 import hashlib
@@ -164,11 +165,17 @@ class NoiseSource:
                 f"but the dataset has {n_windows} windows (one realisation each)"
             )
 
-    def bank(self, size, window_days):
-        """``size`` realisations for augmentation ``(K, 2, N+1, N+1)``, seeded apart."""
+    def bank(self, size, window_days, indices=None):
+        """``size`` realisations for augmentation ``(K, 2, N+1, N+1)``, seeded apart.
+
+        In ``files`` mode the bank holds the files of the windows ``indices`` (the training
+        windows: the files of validation and test windows never reach training), at most
+        ``size`` of them.
+        """
         rng = np.random.default_rng([int(self.noise["seed"]), 7919])
         if self.files is not None:
-            picks = rng.permutation(len(self.files))[:size]
+            pool = np.asarray(sorted(indices if indices is not None else range(len(self.files))))
+            picks = rng.permutation(pool)[:size]
             return np.stack([self.noise["scale"] * self.file_realisation(i) for i in picks])
         return np.stack([grace_like(self.nmax, self.noise, window_days, rng)
                          for _ in range(int(size))])  # fmt: skip

@@ -232,16 +232,20 @@ class EpochPipeline:
     strategy : tf.distribute.Strategy, optional
         The batches are distributed over its replicas.
     noise_bank : numpy.ndarray, optional
-        ``(K, rows, cols)`` noise realisations [m] (lat_lon samples): each training sample's
-        input becomes the sum of its targets plus one of them, drawn (and, on a global grid,
-        rolled by a random number of longitude columns) from the sample's seed, so every epoch
-        sees fresh noise.
+        ``(K, rows, cols)`` noise realisations [m] of single windows (lat_lon samples): each
+        training sample's input becomes the sum of its targets plus ``(1 - f) A + f B``, two
+        realisations drawn (and, on a global grid, rolled by a random number of longitude
+        columns) from the sample's seed, so every epoch sees fresh noise. ``f`` is the sample's
+        weight in the time resampling of the windows (``noise_frac``): the stored samples'
+        noise is such a blend of two windows' draws, so both have the same variance.
+    noise_frac : numpy.ndarray, optional
+        ``(n,)`` that weight per training sample (global index); default 0.
     roll_noise : bool
-        Roll the drawn realisation along longitude (only where the grid is global).
+        Roll the drawn realisations along longitude (only where the grid is global).
     """
 
     def __init__(self, source, *, seed, batch_size, specs, target_scales, input_scale,
-                 strategy=None, noise_bank=None, roll_noise=True):  # fmt: skip
+                 strategy=None, noise_bank=None, noise_frac=None, roll_noise=True):  # fmt: skip
         import tensorflow as tf
 
         from gravsep.network import augment
@@ -255,8 +259,11 @@ class EpochPipeline:
         self.strategy = strategy
         self._tensors = None
         self.noise_bank = None if noise_bank is None else np.asarray(noise_bank, np.float32)
+        n = source.n
+        self.noise_frac = np.zeros(n, np.float32) if noise_frac is None else np.asarray(
+            noise_frac, np.float32)  # fmt: skip
         self.roll_noise = bool(roll_noise)
-        self._bank = None
+        self._bank = self._frac = None
 
     @property
     def steps_per_epoch(self):
@@ -271,6 +278,7 @@ class EpochPipeline:
         if self.noise_bank is not None and self._bank is None:
             with tf.device("/cpu:0"):
                 self._bank = tf.constant(self.noise_bank)
+                self._frac = tf.constant(self.noise_frac)
         ds = tf.data.Dataset.range(first, last).flat_map(self.epoch_batches)
         ds = ds.prefetch(tf.data.AUTOTUNE)
         if self.strategy is not None:
@@ -304,16 +312,19 @@ class EpochPipeline:
         return x / self.in_scale_tf, y / self.scales_tf
 
     def _noise_draw(self, seed):
-        """One realisation of the bank, picked (and rolled) by the sample's seed."""
+        """The sample's noise: a blend of two bank realisations, picked (and rolled) by its
+        seed, with its time-resampling weight."""
         import tensorflow as tf
 
         k, cols = self.noise_bank.shape[0], self.noise_bank.shape[-1]
         key = tf.stack([seed[0], seed[1] + (1 << 40)])  # apart from the augmentation draws
-        draw = tf.random.stateless_uniform([2], seed=key)
-        noise = tf.gather(self._bank, tf.cast(draw[0] * k, tf.int64) % k)
+        draw = tf.random.stateless_uniform([4], seed=key)
+        picks = tf.gather(self._bank, tf.cast(draw[:2] * k, tf.int64) % k)  # (2, rows, cols)
         if self.roll_noise:
-            noise = tf.roll(noise, tf.cast(draw[1] * cols, tf.int32) % cols, axis=1)
-        return noise
+            shifts = tf.cast(draw[2:] * cols, tf.int32) % cols
+            picks = tf.stack([tf.roll(picks[j], shifts[j], axis=1) for j in range(2)])
+        f = tf.gather(self._frac, seed[1] % self.source.n)
+        return (1.0 - f) * picks[0] + f * picks[1]
 
     # ---- in memory: a permutation of all samples, drawn in the graph
 

@@ -9,6 +9,9 @@ it; benchmarks and tests use its parts.
 import logging
 from pathlib import Path
 
+import numpy as np
+
+from gravsep.dataset.sampling import time_weights
 from gravsep.formats.samples import SPLITS, Samples
 from gravsep.harmonics.grids import is_global
 from gravsep.network.training.data import EpochPipeline, split_sources
@@ -66,6 +69,7 @@ class Trainer:
             self.split_years = {s: samples.split_years(s) for s in SPLITS}
             self.sources, self.in_memory = split_sources(samples, in_memory_limit, chunk)
             noise = samples.noise_bank() if samples.noise().get("augment") else None
+            noise_frac = _resampling_weights(samples, self.split_years["train"])
             roll_noise = is_global(samples.lat, samples.lon)
         self.target_scales, self.input_scale = self.sources["train"].scales(
             options.target_scaling, self.n_comp
@@ -92,7 +96,7 @@ class Trainer:
         self.pipeline = EpochPipeline(
             self.sources["train"], seed=options.seed, batch_size=self.batch_size, specs=specs,
             target_scales=self.target_scales, input_scale=self.input_scale, strategy=strategy,
-            noise_bank=noise, roll_noise=roll_noise,
+            noise_bank=noise, noise_frac=noise_frac, roll_noise=roll_noise,
         )  # fmt: skip
         if noise is not None:
             log.info("noise augmentation: a draw from a bank of %d realisations per sample "
@@ -125,3 +129,11 @@ class Trainer:
             model_name, self.model.count_params(), self.n_comp, self.components, self.dim,
             self.sampling, self.target_scales, self.input_scale,
         )  # fmt: skip
+
+
+def _resampling_weights(samples, years):
+    """Per training sample (file order), the weight of the later window in its time
+    resampling (lat_lon samples: one per time step)."""
+    return np.concatenate(
+        [time_weights(samples.numt(y), samples.count(y))[1] for y in years] or [np.zeros(0)]
+    ).astype(np.float32)
