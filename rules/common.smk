@@ -5,7 +5,15 @@ from pathlib import Path
 
 # The science package lives beside the Snakefile; it is also pip-installed (README).
 sys.path.insert(0, workflow.basedir)
-from gravsep.config import ConfigError, canonical, check, dataset_id, validate
+from gravsep.config import (
+    ConfigError,
+    canonical,
+    check,
+    dataset_id,
+    model_deltat,
+    validate,
+)
+from gravsep.timestep import is_month, label
 
 # The schema (workflow/schemas/config.schema.yaml) is checked once, here: every problem is one
 # line naming the key; then the defaults are filled in and the models resolved.
@@ -46,6 +54,7 @@ for _name, _model in MODELS.items():
 
 
 wildcard_constraints:
+    step=r"month|\d+h",
     year=r"\d{4}",
     letter=r"[AOHIS]",
     comp=r"[AOHIS]+",
@@ -61,17 +70,40 @@ def archive_path(letter, year):
     return str(Path(config["data"]["archive_dir"]) / name)
 
 
-def windows_need_next_year(year):
-    """Whether the last window that starts in `year` ends in the next year (and is kept)."""
+def windows_need_next_year(year, deltat=None):
+    """Whether the last window that starts in `year` ends in the next year (and is kept).
+
+    `deltat` defaults to preprocess.deltat; calendar months never reach into the next year.
+    """
     import datetime as dt
 
+    deltat = config["preprocess"]["deltat"] if deltat is None else deltat
+    if is_month(deltat):
+        return False
     first = dt.datetime(min(YEARS), 1, 1)
-    step = dt.timedelta(hours=config["preprocess"]["deltat"])
+    step = dt.timedelta(hours=deltat)
     end_of_year = dt.datetime(int(year) + 1, 1, 1)
     last = (
         -(-(end_of_year - first) // step) - 1
     )  # index of the last window starting in year
     return first + step * (last + 1) > end_of_year and int(year) + 1 in YEARS
+
+
+def dataset_deltat(ds):
+    """A dataset's time step: its `deltat`, else preprocess.deltat."""
+    return ds.get("deltat", config["preprocess"]["deltat"])
+
+
+def step_folder(kind, deltat):
+    """`results/preprocess/<kind>` for preprocess.deltat, `<kind>_<step>` for another step."""
+    if deltat == config["preprocess"]["deltat"]:
+        return f"results/preprocess/{kind}"
+    return f"results/preprocess/{kind}_{label(deltat)}"
+
+
+def step_deltat(wildcards):
+    """Params function: the time step of a {step} wildcard (`month` or `<hours>h`)."""
+    return "month" if wildcards.step == "month" else int(wildcards.step[:-1])
 
 
 def dataset_years(ds):
@@ -95,10 +127,11 @@ def samples_h5(wildcards):
 
 def dataset_anomalies(wildcards):
     """The anomalies of every component over the years a dataset uses (rule dataset)."""
+    ds = DATASETS[wildcards.dataset]
     return expand(
-        "results/preprocess/anomalies/{comp}_{year}.h5",
+        step_folder("anomalies", dataset_deltat(ds)) + "/{comp}_{year}.h5",
         comp=COMPONENTS,
-        year=dataset_years(DATASETS[wildcards.dataset]),
+        year=dataset_years(ds),
     )
 
 
@@ -114,8 +147,9 @@ def combine_stores(wildcards):
 def windows_combined(wildcards):
     """A component's combined year, and the next one where the year's last window ends in it."""
     comp, year = wildcards.comp, wildcards.year
+    deltat = step_deltat(wildcards) if hasattr(wildcards, "step") else None
     files = [f"results/preprocess/combined/{comp}_{year}.h5"]
-    if windows_need_next_year(year):
+    if windows_need_next_year(year, deltat):
         files.append(f"results/preprocess/combined/{comp}_{int(year) + 1}.h5")
     return files
 

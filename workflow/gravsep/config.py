@@ -141,6 +141,8 @@ def check(config):
     for name, model in models.items():
         ds, tr = model["dataset"], model["training"]
         where = f"models.{name}"
+        if "deltat" in ds:
+            _check_windows(years, ds["deltat"], f"{where}.dataset.deltat")
         for key in ("train_years", "validation_years", "test_years"):
             outside = sorted(set(ds[key]) - set(years))
             if outside:
@@ -188,6 +190,11 @@ def check(config):
     return models
 
 
+def model_deltat(model, config):
+    """A resolved model's time step: its dataset's ``deltat``, else ``preprocess.deltat``."""
+    return model["dataset"].get("deltat", config["preprocess"]["deltat"])
+
+
 def _validator(schema):
     """A draft 2020-12 validator whose ``integer`` is an int, not a float such as 2001.0.
 
@@ -216,11 +223,14 @@ def _messages(validator, instance, prefix=""):
     return messages
 
 
-def _check_windows(years, deltat):
+def _check_windows(years, deltat, key="preprocess.deltat"):
     """Every year must have a window that starts in it (windows run from 1 January of the
-    first year and end by 1 January after the last, method note §2)."""
+    first year and end by 1 January after the last, method note §2); calendar months always
+    give each year twelve."""
     import datetime as dt
 
+    if deltat == "month":
+        return
     first = dt.datetime(min(years), 1, 1)
     step = dt.timedelta(hours=int(deltat))
     total = (dt.datetime(max(years) + 1, 1, 1) - first) // step  # whole windows
@@ -229,7 +239,7 @@ def _check_windows(years, deltat):
         k = -(-(start - first) // step)  # first window starting on or after 1 January
         if k >= total or first + k * step >= dt.datetime(year + 1, 1, 1):
             raise ConfigError(
-                f"preprocess.deltat: windows of {deltat} h leave year {year} without a window "
+                f"{key}: windows of {deltat} h leave year {year} without a window "
                 f"(data.years {sorted(years)}); use a shorter deltat"
             )
 

@@ -183,7 +183,7 @@ class _Writer:
 
 
 def build_dataset(stores, out, components, years, split, nmax_flt, unit, extent, samp,
-                  random_samples=False, seed=0, dtype="float32"):  # fmt: skip
+                  random_samples=False, seed=0, dtype="float32", deltat=None):  # fmt: skip
     """Write the input-target file of a dataset definition.
 
     Memory stays bounded: per year, the window grids of every component are held (float64,
@@ -215,6 +215,8 @@ def build_dataset(stores, out, components, years, split, nmax_flt, unit, extent,
         Storage type of inputs and targets, a floating type (float32 unless asked otherwise);
         computations are in float64. Datasets are chunked one sample per chunk, the unit the
         training and evaluation readers take.
+    deltat : int or str, optional
+        Time step of the windows (hours or ``"month"``), recorded in the file.
     """
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
@@ -233,7 +235,7 @@ def build_dataset(stores, out, components, years, split, nmax_flt, unit, extent,
         g, g_pinv = sampling.random_mixing(dim, 2 * dim, seed)
     cut = (slice(row0, row0 + dim), slice(col0, col0 + dim))
     header = dict(dim_global=dim_global, nmax=nmax, nmax_flt=nmax_flt, unit=unit,
-                  extent=extent, row0=row0, col0=col0)  # fmt: skip
+                  extent=extent, row0=row0, col0=col0, deltat=deltat)  # fmt: skip
     with SamplesWriter(out, components=components, sampling=samp, lat=lat[cut[0]],
                        lon=lon[cut[1]], split=split, dtype=dtype, g=g, g_pinv=g_pinv,
                        **header) as writer:  # fmt: skip
