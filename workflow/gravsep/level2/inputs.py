@@ -99,8 +99,11 @@ def _sha256(path):
     return h.hexdigest()
 
 
-def read_field(path, fmt, nmax):
+def read_field(path, fmt, nmax, need_span=True):
     """One file as a :class:`Month` of degree ``nmax`` in the model's constants.
+
+    ``need_span=False`` reads an ICGEM file without a span in its name (a mean field); its
+    span is then ``NaT``.
 
     Raises
     ------
@@ -111,7 +114,12 @@ def read_field(path, fmt, nmax):
         cs, _, info = read_gsm(path)
         start, end = info["start"], info["end"]
     elif fmt == "icgem":
-        start, end = icgem_span(path)
+        try:
+            start, end = icgem_span(path)
+        except FormatError:
+            if need_span:
+                raise
+            start = end = np.datetime64("NaT", "s")
         cs, info = read_icgem(path, min_degree=2)
         info = {"gm": info["gm"], "radius": info["radius"], "nmax": info["max_degree"],
                 "tide": info.get("tide_system", ""), "norm": info["norm"]}  # fmt: skip
