@@ -56,6 +56,7 @@ rule figures:
 rule metrics_table:
     input:
         metrics=expand("results/models/{model}/metrics.csv", model=list(MODELS)),
+        apply=apply_metrics(),
     output:
         csv=report_entry(
             "results/metrics.csv",

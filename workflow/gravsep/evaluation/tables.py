@@ -11,7 +11,7 @@ import pandas as pd
 
 from gravsep.evaluation.evaluate import CSV_COLUMNS, NETWORK
 
-SPLIT_ORDER = ("test", "validation")
+SPLIT_ORDER = ("test", "validation", "apply")
 
 
 def merge(csv_paths):
@@ -71,7 +71,8 @@ def to_html(df):
         "<p>RMS(prediction - truth) / RMS(truth), area-weighted over the grid and the year's "
         "windows; lower is better. Baselines: <em>zero</em> predicts nothing (100 %), "
         "<em>proportional</em> splits the input by the components' training variances. "
-        "Row <em>sum</em>: error of the summed components.</p>",
+        "Row <em>sum</em>: error of the summed components. Split <em>apply</em>: a model "
+        "applied to Level-2 files whose truth is known (the embedded demonstration).</p>",
     ]
     for split in SPLIT_ORDER:
         table = pivot(df, split)

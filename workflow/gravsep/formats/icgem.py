@@ -257,16 +257,8 @@ def read_icgem(source, nmax=None, max_degree=MAX_DEGREE, min_degree=0):
             f"{name}, line {line_of(int(rows[1]))}: coefficient n={dup // (nmax + 1)}, "
             f"m={dup % (nmax + 1)} appears again (first on line {line_of(int(rows[0]))})"
         )
-    expected = (nmax + 1) * (nmax + 2) // 2
-    if nlines != expected:
-        nn, mm = np.tril_indices(nmax + 1)
-        absent = (counts[nn * (nmax + 1) + mm] == 0) & (nn >= min_degree)
-        if absent.any():
-            missing = np.flatnonzero(absent)[0]
-            raise ICGEMError(
-                f"{name}: {int(absent.sum())} coefficient line(s) missing for degree {nmax}, "
-                f"first n={nn[missing]}, m={mm[missing]} (truncated file?)"
-            )
+    if nlines != (nmax + 1) * (nmax + 2) // 2:
+        _check_complete(counts, nmax, min_degree, name)
     cs = np.zeros((2, nmax + 1, nmax + 1))
     cs[0, n, m] = columns[0]
     cs[1, n, m] = columns[1]
@@ -276,6 +268,18 @@ def read_icgem(source, nmax=None, max_degree=MAX_DEGREE, min_degree=0):
     header["errors"] = header.get("errors", "calibrated" if ncol == 6 else "no")
     header["norm"] = "fully_normalized"
     return cs, header
+
+
+def _check_complete(counts, nmax, min_degree, name):
+    """Refuse a missing (n, m) of degree ``min_degree`` or more, naming the first."""
+    nn, mm = np.tril_indices(nmax + 1)
+    absent = (counts[nn * (nmax + 1) + mm] == 0) & (nn >= min_degree)
+    if absent.any():
+        missing = np.flatnonzero(absent)[0]
+        raise ICGEMError(
+            f"{name}: {int(absent.sum())} coefficient line(s) missing for degree {nmax}, "
+            f"first n={nn[missing]}, m={mm[missing]} (truncated file?)"
+        )
 
 
 def _parse_general(body, first_line, name):
