@@ -99,7 +99,8 @@ def load_fields(series_h5, samples_h5, predictions):
             "components": s.components, "lat": s.lat, "lon": s.lon, "attrs": dict(a),
             "start": series.start, "end": series.end, "mid": series.mid,
             "input": np.moveaxis(cut, 0, -1), "seen": seen, "prediction": pred,
-            "spread": spread, "truth": truth, "year": year, "sources": series.sources,
+            "spread": spread, "members": len(members), "truth": truth, "year": year,
+            "sources": series.sources,
         }  # fmt: skip
 
 
@@ -154,13 +155,18 @@ def to_xarray(f, name, model, report, res):
     ds = xr.Dataset(v, coords=coords)
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     ds.attrs = {
-        "Conventions": "CF-1.8", "title": f"Level-2 fields separated by gravsep model {model}",
-        "institution": "gravsep workflow", "source": f"apply {name}: {len(f['mid'])} months "
-        f"of {report['processing']['deltat']} Level-2 fields", "history": f"{now}: gravsep "
-        "apply_export", "components": " ".join(f["components"]), "ensemble_members": 1 if
-        f["spread"] is None else -1, "corrections": json.dumps(report["frames"]),
-        "residual_relative_rms": res["total"], "date_created": now,
-    }  # fmt: skip
+        "Conventions": "CF-1.8",
+        "title": f"Level-2 fields separated by gravsep model {model}",
+        "institution": "gravsep workflow",
+        "source": f"apply {name}: {len(f['mid'])} Level-2 fields, time step "
+        f"{report['processing']['deltat']}",
+        "history": f"{now}: gravsep apply_export",
+        "components": " ".join(f["components"]),
+        "ensemble_members": int(f["members"]),
+        "corrections": json.dumps(report["frames"]),
+        "residual_relative_rms": res["total"],
+        "date_created": now,
+    }
     return ds
 
 
