@@ -80,6 +80,7 @@ rule metrics_table:
     input:
         metrics=expand("results/models/{model}/metrics.csv", model=list(MODELS)),
         cross=cross_metrics(),
+        apply=apply_metrics(),
     output:
         csv=report_entry(
             "results/metrics.csv",

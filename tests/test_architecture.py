@@ -27,6 +27,9 @@ FORMAT_OWNERS = {
         ['f.attrs["stopped_epoch"]', 'f.attrs["patience"]'],
     ),
     "evaluation.h5": ("gravsep.formats.evaluation", ['f"profiles/', 'f"component_errors/']),
+    "GSM RL06": ("gravsep.formats.gsm", ['"# End of YAML header"', '"GRDOTA"']),
+    "TN-13/TN-14": ("gravsep.formats.technotes", ['"Product:"', '"end of header"']),
+    "series.h5": ("gravsep.formats.series", ['"mean_removed"', '"span_start"']),
 }
 #: Modules that may open HDF5 files: the format owners, their shared writer, and the two files
 #: that belong to one module each (the synthetic model and the trainer's resume state).

@@ -167,6 +167,8 @@ def check(config):
     for name, model in models.items():
         ds, tr = model["dataset"], model["training"]
         where = f"models.{name}"
+        if "deltat" in ds:
+            _check_windows(years, ds["deltat"], f"{where}.dataset.deltat")
         for key in ("train_years", "validation_years", "test_years"):
             outside = sorted(set(ds[key]) - set(years))
             if outside:
@@ -212,7 +214,97 @@ def check(config):
         net = model["network"]
         if net["num_filters_min"] > net["num_filters_max"]:
             raise ConfigError(f"{where}.network.num_filters_min: exceeds num_filters_max")
+    check_apply(config, models)
     return models
+
+
+def model_deltat(model, config):
+    """A resolved model's time step: its dataset's ``deltat``, else ``preprocess.deltat``."""
+    return model["dataset"].get("deltat", config["preprocess"]["deltat"])
+
+
+def model_processing(model, config):
+    """What a model was trained on, in the keys of ``apply.<name>.processing``."""
+    return {
+        "deltat": model_deltat(model, config),
+        "nmax": int(config["data"]["nmax"]),
+        "nmax_flt": int(model["dataset"]["nmax_flt"]),
+        "unit": model["dataset"]["unit"],
+        "components": list(config["preprocess"]["components"]),
+    }
+
+
+def resolve_apply(config):
+    """Every ``apply`` entry with the schema's defaults filled in (in place); returns them."""
+    definition = load_schema()["definitions"]["apply"]
+    for entry in config.get("apply", {}).values():
+        fill_defaults(entry, definition)
+    return config.get("apply", {})
+
+
+def check_apply(config, models):
+    """Cross-key checks of the ``apply`` entries (after :func:`resolve_apply`).
+
+    The processing of the data must be the applied model's (time step, degree, filter, unit,
+    components): a mismatch is refused here, naming the key and both values.
+    """
+    for name, entry in resolve_apply(config).items():
+        where = f"apply.{name}"
+        if entry["model"] not in models:
+            raise ConfigError(
+                f"{where}.model: {entry['model']!r} is not a model of `models:` ({sorted(models)})"
+            )
+        model = models[entry["model"]]
+        trained = model_processing(model, config)
+        for key, value in entry["processing"].items():
+            if value != trained[key]:
+                raise ConfigError(
+                    f"{where}.processing.{key}: the data's {value!r} differs from "
+                    f"{trained[key]!r} of model {entry['model']} (refusing to apply it)"
+                )
+        _check_apply_input(entry, where, model, config)
+        _check_corrections(entry["corrections"], where)
+        for region, area in entry["regions"]["areas"].items():
+            if len(area) != 1:
+                raise ConfigError(
+                    f"{where}.regions.areas.{region}: give exactly one of box, contains"
+                )
+
+
+def _check_apply_input(entry, where, model, config):
+    source, files = entry["input"]["source"], entry["input"]["files"]
+    if source == "files" and not files:
+        raise ConfigError(f"{where}.input.files: no files given (input source files)")
+    if source == "demo":
+        if files:
+            raise ConfigError(
+                f"{where}.input.files: the demo writes its own files; give none (source demo)"
+            )
+        ds = model["dataset"]
+        fitted = set(ds["train_years"]) | set(ds["validation_years"])
+        overlap = sorted(set(config["demo"]["years"]) & fitted)
+        if overlap:
+            raise ConfigError(
+                f"demo.years: {overlap} are training or validation years of model "
+                f"{entry['model']}; the demonstration must lie outside them"
+            )
+
+
+def _check_corrections(corr, where):
+    if corr["c20"]["replace"] and "file" not in corr["c20"]:
+        raise ConfigError(f"{where}.corrections.c20.file: replace is on but no TN-14 file")
+    if corr["degree1"]["insert"] and "file" not in corr["degree1"]:
+        raise ConfigError(f"{where}.corrections.degree1.file: insert is on but no TN-13 file")
+    if corr["degree1"]["insert"] and corr["degree1"]["frame"] == "CM":
+        raise ConfigError(
+            f"{where}.corrections.degree1.frame: degree 1 is zero in the CM frame "
+            "(k'1 = -1); give coefficients in CF or CE"
+        )
+    mean = corr["mean"]
+    if "period" in mean and "file" in mean:
+        raise ConfigError(f"{where}.corrections.mean: give period or file, not both")
+    if "period" in mean and mean["period"][0] > mean["period"][1]:
+        raise ConfigError(f"{where}.corrections.mean.period: {mean['period']} runs backwards")
 
 
 def _validator(schema):
@@ -314,11 +406,14 @@ def check_evaluation(config, models):
     return [(name, ds) for name, ds, _ in pairs]
 
 
-def _check_windows(years, deltat):
+def _check_windows(years, deltat, key="preprocess.deltat"):
     """Every year must have a window that starts in it (windows run from 1 January of the
-    first year and end by 1 January after the last, method note §2)."""
+    first year and end by 1 January after the last, method note §2); calendar months always
+    give each year twelve."""
     import datetime as dt
 
+    if deltat == "month":
+        return
     first = dt.datetime(min(years), 1, 1)
     step = dt.timedelta(hours=int(deltat))
     total = (dt.datetime(max(years) + 1, 1, 1) - first) // step  # whole windows
@@ -327,7 +422,7 @@ def _check_windows(years, deltat):
         k = -(-(start - first) // step)  # first window starting on or after 1 January
         if k >= total or first + k * step >= dt.datetime(year + 1, 1, 1):
             raise ConfigError(
-                f"preprocess.deltat: windows of {deltat} h leave year {year} without a window "
+                f"{key}: windows of {deltat} h leave year {year} without a window "
                 f"(data.years {sorted(years)}); use a shorter deltat"
             )
 

@@ -8,7 +8,10 @@ log = runlog.setup(sm.log[0])
 from gravsep.evaluation.figures import model_comparison
 from gravsep.evaluation.tables import unet_beats_baselines, write_tables
 
-df = write_tables([*sm.input.metrics, *sm.input.cross], sm.output.csv, sm.output.html)
+# the models' rows, the cross-evaluations, then the apply-versus-truth rows (split apply)
+df = write_tables(
+    [*sm.input.metrics, *sm.input.cross, *sm.input.apply], sm.output.csv, sm.output.html
+)
 failures = unet_beats_baselines(df, split="test")
 if failures:
     log.warning("the network does not beat every baseline on the test year:")

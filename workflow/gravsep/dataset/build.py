@@ -170,7 +170,8 @@ class _Writer:
 
 
 def build_dataset(stores, out, components, years, split, nmax_flt, unit, extent, samp,
-                  random_samples=False, seed=0, dtype="float32", noise=None):  # fmt: skip
+                  random_samples=False, seed=0, dtype="float32", noise=None,
+                  deltat=None):  # fmt: skip
     """Write the input-target file of a dataset definition.
 
     Memory stays bounded: per year, the window grids of every component (and of the noise,
@@ -209,6 +210,8 @@ def build_dataset(stores, out, components, years, split, nmax_flt, unit, extent,
         realisation is added to the summed coefficients of the input before the filter (the
         targets stay clean); with ``augment``, a bank of realisations for training is stored
         too.
+    deltat : int or str, optional
+        Time step of the windows (hours or ``"month"``), recorded in the file.
     """
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
@@ -227,7 +230,8 @@ def build_dataset(stores, out, components, years, split, nmax_flt, unit, extent,
         g, g_pinv = sampling.random_mixing(dim, 2 * dim, seed)
     cut = (slice(row0, row0 + dim), slice(col0, col0 + dim))
     header = dict(dim_global=dim_global, nmax=nmax, nmax_flt=nmax_flt, unit=unit,
-                  extent=extent, row0=row0, col0=col0, noise=noise)  # fmt: skip
+                  extent=extent, row0=row0, col0=col0, noise=noise,
+                  deltat=deltat)  # fmt: skip
     grid = (nmax_flt, dim_global, unit, cut)
     source = _noise_source(noise, nmax, stores, components, years)
     with SamplesWriter(out, components=components, sampling=samp, lat=lat[cut[0]],

@@ -13,7 +13,7 @@ import pandas as pd
 from gravsep.atomic import write_csv, write_text
 from gravsep.evaluation.evaluate import CSV_COLUMNS, NETWORK
 
-SPLIT_ORDER = ("test", "validation")
+SPLIT_ORDER = ("test", "validation", "apply")
 
 
 def merge(csv_paths):
@@ -76,7 +76,8 @@ def to_html(df):
         "<em>pca</em> fits the components' training EOFs, <em>filter_pca</em> destripes and "
         "smooths the input first (the classical chain). <em>input_noise</em>: the noise of the "
         "input (<em>none</em>, or the noise definition's id). "
-        "Row <em>sum</em>: error of the summed components.</p>",
+        "Row <em>sum</em>: error of the summed components. Split <em>apply</em>: a model "
+        "applied to Level-2 files whose truth is known (the embedded demonstration).</p>",
     ]
     for split in SPLIT_ORDER:
         table = pivot(df, split)
