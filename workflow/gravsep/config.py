@@ -214,8 +214,24 @@ def check(config):
         net = model["network"]
         if net["num_filters_min"] > net["num_filters_max"]:
             raise ConfigError(f"{where}.network.num_filters_min: exceeds num_filters_max")
+    _check_demo_noise(config)
     check_apply(config, models)
     return models
+
+
+def _check_demo_noise(config):
+    """``demo.noise``: a dataset noise definition, defaults filled in (in place); no bank."""
+    demo = config.get("demo")
+    if not demo:
+        return
+    demo["noise"] = fill_defaults(
+        dict(demo.get("noise") or {}), load_schema()["definitions"]["noise"]
+    )
+    noise = demo["noise"]
+    if noise["model"] == "files" and not noise.get("folder"):
+        raise ConfigError("demo.noise.folder: model 'files' needs a folder of ICGEM realisations")
+    if noise["augment"]:
+        raise ConfigError("demo.noise.augment: the demonstration's files hold one realisation each")
 
 
 def model_deltat(model, config):
