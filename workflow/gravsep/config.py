@@ -399,8 +399,9 @@ def check_evaluation(config, models):
             )
         for s in sweep["scales"]:
             ds = copy.deepcopy(models[base]["dataset"])
-            ds["noise"]["scale"] = float(s)
-            ds["noise"]["augment"] = False  # an evaluation input: no bank
+            if float(s) != float(ds["noise"]["scale"]):  # else the base's own dataset
+                ds["noise"]["scale"] = float(s)
+                ds["noise"]["augment"] = False  # an evaluation input: no bank
             if ds["noise"]["scale"] == 0:
                 ds["noise"] = {**ds["noise"], "model": "none", "scale": 1.0, "augment": False}
             for name in sweep["models"]:

@@ -42,11 +42,19 @@ def active(noise):
     return bool(noise) and noise.get("model", "none") != "none" and noise.get("scale", 1) > 0
 
 
+#: Keys of a noise definition that shape training only (the bank), not the input.
+TRAINING_ONLY = ("augment", "bank_size")
+
+
 def noise_id(noise):
-    """Short, stable name of a noise definition: ``none`` or ``<model>-<hash of 8>``."""
+    """Short, stable name of the noise an input holds: ``none`` or ``<model>-<hash of 8>``.
+
+    The keys :data:`TRAINING_ONLY` are left out: a dataset with and one without an
+    augmentation bank hold the same input and share the id.
+    """
     if not active(noise):
         return "none"
-    blob = json.dumps(noise, sort_keys=True)
+    blob = json.dumps({k: v for k, v in noise.items() if k not in TRAINING_ONLY}, sort_keys=True)
     return f"{noise['model']}-{hashlib.sha256(blob.encode()).hexdigest()[:8]}"
 
 
