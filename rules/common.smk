@@ -343,6 +343,13 @@ def apply_model(key):
     return path
 
 
+def apply_input_noise(wildcards):
+    """Params function: the noise id of an apply entry's files (the demo's), else unknown."""
+    if APPLY[wildcards.name]["input"]["source"] == "demo":
+        return noise_id(config["demo"]["noise"])
+    return "unknown"
+
+
 def apply_setting(*keys):
     """Params function: a key of an apply entry (keys 'training', k: the applied model's training setting k)."""
 

@@ -110,6 +110,10 @@ def test_apply_versus_truth_in_the_metrics_table(default_run):
     applied = df[(df["split"] == "apply") & (df["component"] != "sum")]
     table = applied.pivot_table(index="component", columns="method", values="rel_rms")
     assert set(table.index) == {"AO", "H", "I", "S"} and set(applied["model"]) == {"monthly"}
+    from gravsep.harmonics.noise import noise_id
+
+    # the demonstration's files carry observation noise, and the rows say which
+    assert set(applied["input_noise"]) == {noise_id(default_config()[0]["demo"]["noise"])}
     assert (table["unet"] < table["zero"]).all() and (table["unet"] < table["proportional"]).all()
     html = (default_run / "results" / "metrics.html").read_text()
     assert "apply (1999)" in html
