@@ -141,7 +141,7 @@ class NoiseSource:
         self.noise, self.nmax = dict(noise), int(nmax)
         self.files = None
         if self.noise["model"] == "files":
-            self.files = _noise_files(self.noise["folder"])
+            self.files = noise_files(self.noise["folder"])
         elif self.noise["model"] != "grace_like":
             raise ValueError(f"dataset.noise.model: {self.noise['model']!r} adds no noise")
 
@@ -189,7 +189,8 @@ class NoiseSource:
                          for _ in range(int(size))])  # fmt: skip
 
 
-def _noise_files(folder):
+def noise_files(folder):
+    """The realisation files of a ``files`` noise folder, sorted (hidden files left out)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"dataset.noise.folder: {folder} is not a folder")
