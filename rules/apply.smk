@@ -85,6 +85,7 @@ rule apply_predict:
     params:
         inference_mode=apply_setting("training", "inference_mode"),
         batch_size=apply_setting("training", "batch_size"),
+        ensemble=apply_setting("training", "ensemble"),
         model=apply_setting("model"),
     script:
         "../workflow/scripts/apply_predict.py"
