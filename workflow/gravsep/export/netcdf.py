@@ -104,7 +104,7 @@ def _data_vars(sep, filt, rel, ev_attrs):
             data_vars[f"spread_{comp}"] = _field(
                 sep["spread"][c], f"ensemble standard deviation of the predicted {name} ({comp})"
                 " mass change as equivalent water height", filt,
-                {"component": comp, "cell_methods": "time: mean realization: standard_deviation",
+                {"component": comp, "cell_methods": "time: mean",
                  "comment": f"standard deviation (ddof=1) of {len(sep['members'])} ensemble "
                  "members' predictions about their mean"},
             )  # fmt: skip
