@@ -168,3 +168,22 @@ def test_identical_members_have_zero_spread(ensemble_run, tmp_path):
         year = s.split_years("test")[0]
         assert not np.any(p.spread(year)[()])
         assert not np.any(p.spread_cube(year))
+
+
+def test_mc_dropout_passes_differ_and_repeat(ensemble_run, tmp_path):
+    from gravsep.formats.predictions import Predictions
+    from gravsep.formats.samples import Samples
+    from gravsep.network.inference import predict
+
+    m1 = ensemble_run / "results" / "models" / "ens" / "members" / "m1"
+    dataset = next((ensemble_run / "results" / "datasets").glob("*/samples.h5"))
+    spreads = []
+    for name in ("a.h5", "b.h5"):
+        predict(m1 / "model.keras", dataset, tmp_path / name, inference_mode="mc_dropout",
+                mc_passes=3, seed=5)  # fmt: skip
+        with Samples(dataset) as s, Predictions(tmp_path / name, s) as p:
+            assert p.is_ensemble and (p.members, p.mc_passes) == (1, 3)
+            year = s.split_years("test")[0]
+            spreads.append(p.spread(year)[()])
+    assert spreads[0].max() > 0  # dropout draws differ between passes
+    np.testing.assert_array_equal(spreads[0], spreads[1])  # and repeat with the seed

@@ -59,8 +59,8 @@ def check(models):
     """Cross-key checks of the ``ensemble`` sections; raise :class:`ConfigError`."""
     for name, model in models.items():
         _, passes = settings(model)
-        if passes > 1 and model["training"]["inference_mode"] != "training":
+        if passes > 1 and model["training"]["inference_mode"] == "deterministic":
             raise ConfigError(
                 f"models.{name}.training.ensemble.mc_passes: {passes} passes need "
-                "inference_mode training (dropout on at prediction)"
+                "inference_mode mc_dropout or training (dropout on at prediction)"
             )

@@ -13,7 +13,7 @@ Calibration (output, CSV)
 Members (output, CSV)
     columns ``model, member, split, component, rel_rms``: the relative RMS error
     (:func:`gravsep.evaluation.metrics.relative_rms`, all years of the split together) of each
-    member's pass (``m1``, ``m2``, ...; MC-dropout passes of one network count as members)
+    member (``m1``, ``m2``, ...; with MC dropout each pass ``m<k>.p<j>`` counts as a member)
     and of their mean (``mean``, the ensemble's prediction).
 
 The figures (:mod:`gravsep.evaluation.calibration_figures`) are drawn from the same arrays:
@@ -52,10 +52,17 @@ def read_split(samples, preds, years):
     return {k: np.concatenate(v, axis=-1) for k, v in parts.items()}
 
 
-def member_rows(model, split, components, data, lat):
+def member_names(members, mc_passes=1):
+    """``m1``, ``m2``, ... for the networks; ``m1.p1``, ``m1.p2``, ... for their MC passes."""
+    if mc_passes == 1:
+        return [f"m{k + 1}" for k in range(members)]
+    return [f"m{k + 1}.p{j + 1}" for k in range(members) for j in range(mc_passes)]
+
+
+def member_rows(model, split, components, data, lat, names):
     """Rows of the members CSV: each member's and the mean's relative RMS per component."""
     rows = []
-    named = [(f"m{k + 1}", m) for k, m in enumerate(data["members"])]
+    named = list(zip(names, data["members"], strict=True))
     for member, cube in [*named, ("mean", data["mean"])]:
         rel = np.atleast_1d(metrics.relative_rms(cube, data["truth"], lat))
         rows += [
@@ -102,7 +109,8 @@ def calibrate(dataset_h5, predictions_h5, out_csv, members_csv, model, variance_
             if not years:
                 raise ValueError(f"{dataset_h5} has no {split} years")
             data = read_split(samples, preds, years)
-            member_table += member_rows(model, split, comps, data, lat)
+            names = member_names(preds.members, preds.mc_passes)
+            member_table += member_rows(model, split, comps, data, lat, names)
             if split == "validation" and variance_scaling:
                 scale = np.array([
                     calibration.variance_scale(data["mean"][c], data["spread"][c],

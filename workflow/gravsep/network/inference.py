@@ -15,7 +15,9 @@ Inference modes: ``deterministic`` runs ``model(x, training=False)`` (dropout of
 moving statistics), so repeated predictions are identical. ``training`` reproduces the
 reference: ``model(x, training=True)`` with dropout on and BatchNorm statistics of each batch
 (``batch_size`` 1 gives per-sample statistics as in the reference); the dropout draws are
-seeded by ``seed``.
+seeded by ``seed``. ``mc_dropout`` is MC dropout proper: dropout on, BatchNorm's moving
+statistics (the network is cloned with its dropout layers always on), so repeated passes differ
+by their dropout draws only.
 
 Ensembles (:mod:`gravsep.ensemble`): given several trained networks (the members) and/or
 ``mc_passes`` > 1 (MC dropout: that many ``training``-mode passes of each network, the draws
@@ -46,6 +48,23 @@ def check_inference_mode(inference_mode):
         raise ValueError(f"unknown inference_mode {inference_mode!r}; one of {INFERENCE_MODES}")
 
 
+def dropout_always_on(model):
+    """A copy of ``model`` (same weights) whose dropout layers drop also at inference."""
+    import keras
+
+    class AlwaysDropout(keras.layers.Dropout):
+        def call(self, inputs, training=None):
+            return super().call(inputs, training=True)
+
+    def clone(layer):
+        cls = AlwaysDropout if isinstance(layer, keras.layers.Dropout) else layer.__class__
+        return cls.from_config(layer.get_config())
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def predict_array(model, x, target_scales, input_scale, inference_mode="deterministic",
                   batch_size=32):  # fmt: skip
     """Predict targets in physical units for inputs in physical units.
@@ -60,7 +79,7 @@ def predict_array(model, x, target_scales, input_scale, inference_mode="determin
         ``(C,)``; physical target = network output * scale.
     input_scale : float
         Network input = x / input_scale.
-    inference_mode : {"deterministic", "training"}
+    inference_mode : {"deterministic", "training", "mc_dropout"}
     batch_size : int
 
     Returns
@@ -72,6 +91,8 @@ def predict_array(model, x, target_scales, input_scale, inference_mode="determin
 
     check_inference_mode(inference_mode)
     training = inference_mode == "training"
+    if inference_mode == "mc_dropout":
+        model = dropout_always_on(model)
     dim = x.shape[1]
     n_comp = len(target_scales)
     if len(x) == 0:
