@@ -65,8 +65,25 @@ def dropout_always_on(model):
     return copy
 
 
+def make_step(model, dim, inference_mode="deterministic"):
+    """The compiled forward pass ``(B, dim, dim) -> (B, dim, dim, C)`` of an inference mode
+    (built once per network and reused over years and passes)."""
+    import tensorflow as tf
+
+    check_inference_mode(inference_mode)
+    training = inference_mode == "training"
+    if inference_mode == "mc_dropout":
+        model = dropout_always_on(model)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, dim, dim], tf.float32)])
+    def step(xb):
+        return model(xb[..., None], training=training)
+
+    return step
+
+
 def predict_array(model, x, target_scales, input_scale, inference_mode="deterministic",
-                  batch_size=32):  # fmt: skip
+                  batch_size=32, step=None):  # fmt: skip
     """Predict targets in physical units for inputs in physical units.
 
     Parameters
@@ -81,27 +98,20 @@ def predict_array(model, x, target_scales, input_scale, inference_mode="determin
         Network input = x / input_scale.
     inference_mode : {"deterministic", "training", "mc_dropout"}
     batch_size : int
+    step : callable, optional
+        :func:`make_step` of ``model`` and ``inference_mode`` (default: built here).
 
     Returns
     -------
     numpy.ndarray
         ``(S, dim, dim, C)`` float32.
     """
-    import tensorflow as tf
-
     check_inference_mode(inference_mode)
-    training = inference_mode == "training"
-    if inference_mode == "mc_dropout":
-        model = dropout_always_on(model)
     dim = x.shape[1]
     n_comp = len(target_scales)
     if len(x) == 0:
         return np.zeros((0, dim, dim, n_comp), np.float32)
-
-    @tf.function(input_signature=[tf.TensorSpec([None, dim, dim], tf.float32)])
-    def step(xb):
-        return model(xb[..., None], training=training)
-
+    step = step or make_step(model, dim, inference_mode)
     xs = (np.asarray(x, np.float32) / np.float32(input_scale)).astype(np.float32)
     scales = np.asarray(target_scales, np.float32)
     out = np.empty(x.shape + (n_comp,), np.float32)
@@ -181,6 +191,7 @@ def predict(model_path, dataset_h5, out_h5, inference_mode="deterministic", batc
 
     with Samples(dataset_h5) as samples:
         nets = _load(model_paths, parameters_paths, samples)
+        steps = [make_step(net, samples.dim, inference_mode) for net, *_ in nets]
         components = samples.components
         model_name = model_name or first.get("model") or Path(model_paths[0]).parent.name
         split = {f"{s}_years": samples.split_years(s) for s in SPLITS}
@@ -192,8 +203,8 @@ def predict(model_path, dataset_h5, out_h5, inference_mode="deterministic", batc
             for year in samples.years:
                 x = np.asarray(samples.input(year)[()], dtype=np.float32)
                 passes = [
-                    predict_array(net, x, ts, xs, inference_mode, batch_size)
-                    for net, ts, xs, _ in nets
+                    predict_array(net, x, ts, xs, inference_mode, batch_size, step)
+                    for (net, ts, xs, _), step in zip(nets, steps, strict=True)
                     for _ in range(mc_passes)
                 ]
                 if ensemble is None:
