@@ -376,6 +376,8 @@ def apply_model(key):
         model = APPLY[wildcards.name]["model"]
         if key == "dataset":
             return f"results/datasets/{MODEL_DATASET[model]}/samples.h5"
+        if key == "record":  # the parameters the model's processing is read from
+            return networks("parameters", model)(wildcards)[0]
         return networks(key, model)(wildcards)  # every member of an ensemble
 
     return path

@@ -134,6 +134,7 @@ def test_a_killed_member_is_all_a_rerun_retrains(ensemble_run):
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    assert snakemake(ensemble_run, "--unlock", configfile=ENSEMBLE).returncode == 0  # its lock
     assert not (models / "ens/members/m2/model.keras").exists()
     out = _dry(ensemble_run, "--rerun-incomplete")
     assert _train_wildcards(out) == ["ens/members/m2"]
