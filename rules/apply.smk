@@ -40,7 +40,7 @@ rule apply_prepare:
         notes=apply_notes,
         truth=apply_truth,
         model_dataset=apply_model("dataset"),
-        model_parameters=apply_model("parameters"),
+        model_parameters=apply_model("record"),
     output:
         series="results/apply/{name}/series.h5",
         samples="results/apply/{name}/samples.h5",
@@ -85,6 +85,7 @@ rule apply_predict:
     params:
         inference_mode=apply_setting("training", "inference_mode"),
         batch_size=apply_setting("training", "batch_size"),
+        ensemble=apply_setting("training", "ensemble"),
         model=apply_setting("model"),
     script:
         "../workflow/scripts/apply_predict.py"

@@ -5,6 +5,7 @@ from pathlib import Path
 
 # The science package lives beside the Snakefile; it is also pip-installed (README).
 sys.path.insert(0, workflow.basedir)
+from gravsep import ensemble
 from gravsep.config import (
     ConfigError,
     canonical,
@@ -23,6 +24,7 @@ try:
     validate(config)
     MODELS = check(config)
     _EXTRA = check_evaluation(config, MODELS)
+    ensemble.check(MODELS)
 except ConfigError as err:
     raise ValueError(f"config: {err}") from None
 
@@ -54,6 +56,13 @@ for _name, _model in MODELS.items():
     _id = dataset_id(_model["dataset"], COMPONENTS)
     DATASETS[_id] = _model["dataset"]
     MODEL_DATASET[_name] = _id
+# Every network trained (a model, or each member of an ensemble: `<model>/members/m<k>`,
+# gravsep.ensemble), with the training section it is given; ENSEMBLES: models with a spread.
+TRAINED = ensemble.trained_models(MODELS)
+for _name, _model in MODELS.items():
+    for _member in ensemble.member_names(_name, _model):
+        MODEL_DATASET[_member] = MODEL_DATASET[_name]
+ENSEMBLES = [m for m in MODELS if ensemble.is_ensemble(MODELS[m])]
 # Models evaluated beyond their own dataset (evaluation.cross, evaluation.noise_sweep):
 # (model, dataset id) pairs; the datasets they need join DATASETS.
 CROSS = []
@@ -96,7 +105,7 @@ wildcard_constraints:
     year=r"\d{4}",
     letter=r"[AOHIS]",
     comp=r"[AOHIS]+",
-    model=r"[A-Za-z0-9_]+",
+    model=r"[A-Za-z0-9_]+(/members/m[0-9]+)?",
     dataset=r"[a-z_]+-[0-9a-f]{10}",
     name=r"[A-Za-z0-9_]+",
 
@@ -214,6 +223,29 @@ def model_setting(section, key=None):
     return setting
 
 
+def trained_setting(section):
+    """Params function: what the training of a network (a model or a member) is given."""
+
+    def setting(wildcards):
+        return TRAINED[wildcards.model][section]
+
+    return setting
+
+
+def networks(kind, model=None):
+    """Input function: a model's trained networks' files (``model``, ``parameters``,
+    ``training_log``); one for a single model, one per member of an ensemble."""
+    names = {"model": "model.keras", "parameters": "parameters.yaml",
+             "training_log": "training_log.h5"}  # fmt: skip
+
+    def paths(wildcards):
+        name = model or wildcards.model
+        members = ensemble.member_names(name, MODELS[name])
+        return [f"results/models/{m}/{names[kind]}" for m in members]
+
+    return paths
+
+
 # Report entries: captions are workflow/report/<caption>.rst (paths relative to rules/).
 
 
@@ -238,6 +270,8 @@ def model_figure(name, subcategory, label):
         labels={"model": "{model}", "figure": label},
     )
 
+
+CALIBRATION_FIGURES = ["spread_maps", "reliability"]
 
 FIGURES = [
     "rms_profiles",
@@ -269,6 +303,12 @@ def final_outputs():
             f"results/models/{name}/export/separated.nc",
             f"results/models/{name}/export/separated_icgem.tar.gz",
         ]
+    if ENSEMBLES:
+        outputs.append("results/calibration.csv")
+        for name in ENSEMBLES:
+            outputs += [
+                f"results/models/{name}/figures/{f}.png" for f in CALIBRATION_FIGURES
+            ]
     if config["source"] == "synthetic":
         outputs += [
             "results/synthetic/figures/component_maps.png",
@@ -345,11 +385,11 @@ def apply_model(key):
 
     def path(wildcards):
         model = APPLY[wildcards.name]["model"]
-        return {
-            "model": f"results/models/{model}/model.keras",
-            "parameters": f"results/models/{model}/parameters.yaml",
-            "dataset": f"results/datasets/{MODEL_DATASET[model]}/samples.h5",
-        }[key]
+        if key == "dataset":
+            return f"results/datasets/{MODEL_DATASET[model]}/samples.h5"
+        if key == "record":  # the parameters the model's processing is read from
+            return networks("parameters", model)(wildcards)[0]
+        return networks(key, model)(wildcards)  # every member of an ensemble
 
     return path
 

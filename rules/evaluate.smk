@@ -5,7 +5,7 @@ rule evaluate:
     input:
         dataset=samples_h5,
         predictions="results/models/{model}/predictions.h5",
-        training_log="results/models/{model}/training_log.h5",
+        training_log=lambda wc: networks("training_log")(wc)[0],
     output:
         evaluation="results/models/{model}/evaluation.h5",
         metrics="results/models/{model}/metrics.csv",
@@ -50,7 +50,7 @@ rule evaluate_on:
 rule figures:
     input:
         evaluation="results/models/{model}/evaluation.h5",
-        training_log="results/models/{model}/training_log.h5",
+        training_log=lambda wc: networks("training_log")(wc)[0],
     output:
         rms_profiles=model_figure("rms_profiles", "Test year", "RMS profiles"),
         degree_amplitudes=model_figure(
@@ -165,3 +165,51 @@ rule noise_sweep_figure:
         models=config["evaluation"].get("noise_sweep", {}).get("models", []),
     script:
         "../workflow/scripts/noise_sweep_figure.py"
+
+
+# The spread of an ensemble (training.ensemble): calibration on the validation years, the
+# members' own errors, spread maps and reliability diagram (gravsep.evaluation.calibrate).
+rule calibration:
+    input:
+        dataset=samples_h5,
+        predictions="results/models/{model}/predictions.h5",
+    output:
+        calibration="results/models/{model}/calibration.csv",
+        members="results/models/{model}/members.csv",
+        spread_maps=model_figure("spread_maps", "Ensemble", "spread and error maps"),
+        reliability=model_figure("reliability", "Ensemble", "reliability diagram"),
+    log:
+        "results/logs/calibration/{model}.log",
+    benchmark:
+        "results/benchmarks/calibration/{model}.tsv"
+    conda:
+        "../envs/cpu.yaml"
+    container:
+        config["containers"]["cpu"]
+    params:
+        model="{model}",
+        variance_scaling=config["evaluation"]["calibration"]["variance_scaling"],
+    script:
+        "../workflow/scripts/calibration.py"
+
+
+rule calibration_table:
+    input:
+        expand("results/models/{model}/calibration.csv", model=ENSEMBLES),
+    output:
+        report_entry(
+            "results/calibration.csv",
+            "calibration_table",
+            category="Metrics",
+            labels={"table": "calibration of the ensembles' spread (CSV)"},
+        ),
+    log:
+        "results/logs/calibration_table.log",
+    benchmark:
+        "results/benchmarks/calibration_table.tsv"
+    conda:
+        "../envs/cpu.yaml"
+    container:
+        config["containers"]["cpu"]
+    script:
+        "../workflow/scripts/calibration_table.py"

@@ -1,4 +1,6 @@
-# Train: one multi-channel U-Net per named model; the only step that wants a GPU.
+# Train: one multi-channel U-Net per named model, or per member of an ensemble
+# (`{model}` = `<model>/members/m<k>`, gravsep.ensemble); predict: a model's, or its members'
+# mean and spread. The only steps that want a GPU.
 
 
 rule train:
@@ -23,16 +25,16 @@ rule train:
         mem_mb=4000,
     params:
         model="{model}",
-        network=model_setting("network"),
-        training=model_setting("training"),
+        network=trained_setting("network"),
+        training=trained_setting("training"),
     script:
         "../workflow/scripts/train.py"
 
 
 rule predict:
     input:
-        model="results/models/{model}/model.keras",
-        parameters="results/models/{model}/parameters.yaml",
+        model=networks("model"),
+        parameters=networks("parameters"),
         dataset=samples_h5,
     output:
         "results/models/{model}/predictions.h5",
@@ -50,6 +52,7 @@ rule predict:
     params:
         inference_mode=model_setting("training", "inference_mode"),
         batch_size=model_setting("training", "batch_size"),
+        ensemble=model_setting("training", "ensemble"),
     script:
         "../workflow/scripts/predict.py"
 
@@ -57,8 +60,8 @@ rule predict:
 # A model's predictions of another model's dataset (evaluation.cross, evaluation.noise_sweep).
 rule predict_on:
     input:
-        model="results/models/{model}/model.keras",
-        parameters="results/models/{model}/parameters.yaml",
+        model=networks("model"),
+        parameters=networks("parameters"),
         dataset="results/datasets/{dataset}/samples.h5",
     output:
         temp("results/models/{model}/on/{dataset}/predictions.h5"),
@@ -76,5 +79,6 @@ rule predict_on:
     params:
         inference_mode=model_setting("training", "inference_mode"),
         batch_size=model_setting("training", "batch_size"),
+        ensemble=model_setting("training", "ensemble"),
     script:
         "../workflow/scripts/predict.py"

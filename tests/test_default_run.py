@@ -50,7 +50,8 @@ def test_unet_beats_zero_and_proportional_for_every_component(default_run):
     own = df["input_noise"] == df["model"].map(own_noise())  # each model on its own input
     test = df[own & (df["split"] == "test") & (df["component"] != "sum")]
     table = test.pivot_table(index=["model", "component"], columns="method", values="rel_rms")
-    assert set(table.index.get_level_values("model")) == {"latlon", "tlon", "noisy", "monthly"}
+    models = {"latlon", "tlon", "noisy", "monthly", "ensemble"}
+    assert set(table.index.get_level_values("model")) == models
     assert set(table.index.get_level_values("component")) == {"AO", "H", "I", "S"}
     for baseline in ("zero", "proportional"):
         worse = table[table["unet"] >= table[baseline]]
@@ -145,3 +146,51 @@ def test_corrected_series_equals_the_truth(default_run):
     assert rel < 1e-7, rel
     deg1 = np.abs(cs[:, :, 1] - truth[:, :, 1]).max() / np.abs(truth[:, :, 1]).max()
     assert deg1 < 1e-8, deg1  # TN-13's 10 digits, after the 1.027/1.021 conversion
+
+
+def _calibrated(default_run, components):
+    """The test-year rows of the ensemble whose spread is off (spread-skill ratio outside
+    0.8-1.25 or 95 % coverage outside 0.90-0.98), after the validation-year scaling."""
+    cal = pd.read_csv(default_run / "results" / "calibration.csv")
+    assert set(cal["model"]) == {"ensemble"}
+    assert set(cal["split"]) == {"validation", "test"}
+    test = cal[cal["split"] == "test"].set_index("component")
+    assert set(test.index) == {"AO", "H", "I", "S"}
+    assert (test["scale"] > 0).all()
+    test = test.loc[components]
+    return test[~test["spread_skill"].between(0.8, 1.25) | ~test["coverage_95"].between(0.9, 0.98)]
+
+
+def test_ensemble_spread_is_calibrated_on_the_test_year(default_run):
+    """After the variance scaling fitted on the validation year, the ensemble's spread is
+    right on the test year (docs/ensembles.md)."""
+    bad = _calibrated(default_run, ["AO", "H", "I"])
+    assert bad.empty, f"ensemble spread not calibrated on the test year:\n{bad}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="S: the members do not predict S (relative error ~0.98), so its error is the S "
+    "signal itself, and the validation year's (1997) is ~30 % weaker than the test year's: "
+    "the validation-year factor leaves the test spread-skill ratio near 0.7 (docs/ensembles.md)",
+)
+def test_ensemble_spread_of_s_is_calibrated_on_the_test_year(default_run):
+    bad = _calibrated(default_run, ["S"])
+    assert bad.empty, f"S spread not calibrated on the test year:\n{bad}"
+
+
+def test_ensemble_mean_no_worse_than_its_members(default_run):
+    members = pd.read_csv(default_run / "results" / "models" / "ensemble" / "members.csv")
+    test = members[members["split"] == "test"]
+    table = test.pivot_table(index="component", columns="member", values="rel_rms")
+    own = [m for m in table.columns if m != "mean"]
+    assert len(own) >= 2, table.columns
+    worse = table[table["mean"] > table[own].mean(axis=1)]
+    assert worse.empty, f"ensemble mean worse than its members' mean error:\n{table}"
+    # the mean is the model's prediction in the metrics table
+    df = pd.read_csv(default_run / "results" / "metrics.csv")
+    unet = df[(df["model"] == "ensemble") & (df["method"] == "unet") & (df["split"] == "test")]
+    assert set(unet["component"]) >= {"AO", "H", "I", "S"}
+    for fig in ("spread_maps", "reliability"):
+        png = default_run / "results" / "models" / "ensemble" / "figures" / f"{fig}.png"
+        assert png.read_bytes()[:4] == b"\x89PNG", fig

@@ -140,12 +140,12 @@ def test_apply_config_refusals_name_the_key(config, edit, fragment):
 def test_demo_noise_has_the_grace_like_variance_of_each_month():
     """Every month's realisation (degree 2 up) has the variance the model gives a window of
     that month's length; degrees 0 and 1 are clean; months and seeds differ."""
-    from gravsep.config import _check_demo_noise
     from gravsep.harmonics.noise import coefficient_sigmas
     from gravsep.level2.demo import month_noise, months_of
+    from gravsep.level2.settings import check_demo
 
     cfg = {"demo": {"noise": {"model": "grace_like", "seed": 3}}}
-    _check_demo_noise(cfg)  # the schema's defaults filled in
+    check_demo(cfg)  # the schema's defaults filled in
     noise_def = cfg["demo"]["noise"]
     start, end = months_of([1999])
     noise = month_noise(noise_def, 31, start, end)

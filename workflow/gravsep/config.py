@@ -10,13 +10,35 @@ training); :func:`check` adds what involves several keys. The trainer reads the 
 """
 
 import copy
-import functools
 import hashlib
 import json
-from importlib import resources
 
-#: The packaged schema.
-SCHEMA = resources.files("gravsep") / "schemas" / "config.schema.yaml"
+from gravsep.level2.settings import (
+    check_apply,
+    check_demo,
+    model_deltat,
+    model_processing,
+    resolve_apply,
+)
+from gravsep.schema import (
+    SCHEMA,
+    ConfigError,
+    _messages,
+    _validator,
+    allowed_values,
+    fill_defaults,
+    load_schema,
+    schema_errors,
+    section_defaults,
+)
+
+#: Re-exported: what callers import from here.
+__all__ = [
+    "SCHEMA", "ConfigError", "allowed_values", "canonical", "check", "check_apply",
+    "check_evaluation", "dataset_id", "fill_defaults", "load_schema", "model_deltat",
+    "model_processing", "resolve_apply", "resolve_models", "schema_errors", "section_defaults",
+    "section_options", "validate",
+]  # fmt: skip
 
 #: Keys every resolved model must have (set in ``defaults`` or in the model).
 REQUIRED = {
@@ -31,29 +53,6 @@ REQUIRED = {
 
 #: The model sections, each a definition of the schema.
 SECTIONS = tuple(REQUIRED)
-
-
-@functools.cache
-def load_schema():
-    """The configuration schema as a dict (read once per process)."""
-    import yaml
-
-    return yaml.safe_load(SCHEMA.read_text())
-
-
-def section_defaults(section):
-    """``{key: default}`` of a model section (``dataset``, ``network``, ``training``)."""
-    props = load_schema()["definitions"][section]["properties"]
-    return {k: copy.deepcopy(v["default"]) for k, v in props.items() if "default" in v}
-
-
-def allowed_values(section, key):
-    """The values the schema allows for ``section.key`` (its ``enum``)."""
-    return list(load_schema()["definitions"][section]["properties"][key]["enum"])
-
-
-class ConfigError(ValueError):
-    """A configuration value that is wrong; the message names the key."""
 
 
 def deep_merge(base, override):
@@ -214,141 +213,9 @@ def check(config):
         net = model["network"]
         if net["num_filters_min"] > net["num_filters_max"]:
             raise ConfigError(f"{where}.network.num_filters_min: exceeds num_filters_max")
-    _check_demo_noise(config)
+    check_demo(config)
     check_apply(config, models)
     return models
-
-
-def _check_demo_noise(config):
-    """``demo.noise``: a dataset noise definition, defaults filled in (in place); no bank."""
-    demo = config.get("demo")
-    if not demo:
-        return
-    demo["noise"] = fill_defaults(
-        dict(demo.get("noise") or {}), load_schema()["definitions"]["noise"]
-    )
-    noise = demo["noise"]
-    if noise["model"] == "files" and not noise.get("folder"):
-        raise ConfigError("demo.noise.folder: model 'files' needs a folder of ICGEM realisations")
-    if noise["augment"]:
-        raise ConfigError("demo.noise.augment: the demonstration's files hold one realisation each")
-
-
-def model_deltat(model, config):
-    """A resolved model's time step: its dataset's ``deltat``, else ``preprocess.deltat``."""
-    return model["dataset"].get("deltat", config["preprocess"]["deltat"])
-
-
-def model_processing(model, config):
-    """What a model was trained on, in the keys of ``apply.<name>.processing``."""
-    return {
-        "deltat": model_deltat(model, config),
-        "nmax": int(config["data"]["nmax"]),
-        "nmax_flt": int(model["dataset"]["nmax_flt"]),
-        "unit": model["dataset"]["unit"],
-        "components": list(config["preprocess"]["components"]),
-    }
-
-
-def resolve_apply(config):
-    """Every ``apply`` entry with the schema's defaults filled in (in place); returns them."""
-    definition = load_schema()["definitions"]["apply"]
-    for entry in config.get("apply", {}).values():
-        fill_defaults(entry, definition)
-    return config.get("apply", {})
-
-
-def check_apply(config, models):
-    """Cross-key checks of the ``apply`` entries (after :func:`resolve_apply`).
-
-    The processing of the data must be the applied model's (time step, degree, filter, unit,
-    components): a mismatch is refused here, naming the key and both values.
-    """
-    for name, entry in resolve_apply(config).items():
-        where = f"apply.{name}"
-        if entry["model"] not in models:
-            raise ConfigError(
-                f"{where}.model: {entry['model']!r} is not a model of `models:` ({sorted(models)})"
-            )
-        model = models[entry["model"]]
-        trained = model_processing(model, config)
-        for key, value in entry["processing"].items():
-            if value != trained[key]:
-                raise ConfigError(
-                    f"{where}.processing.{key}: the data's {value!r} differs from "
-                    f"{trained[key]!r} of model {entry['model']} (refusing to apply it)"
-                )
-        _check_apply_input(entry, where, model, config)
-        _check_corrections(entry["corrections"], where)
-        for region, area in entry["regions"]["areas"].items():
-            if len(area) != 1:
-                raise ConfigError(
-                    f"{where}.regions.areas.{region}: give exactly one of box, contains"
-                )
-
-
-def _check_apply_input(entry, where, model, config):
-    source, files = entry["input"]["source"], entry["input"]["files"]
-    if source == "files" and not files:
-        raise ConfigError(f"{where}.input.files: no files given (input source files)")
-    if source == "demo":
-        if files:
-            raise ConfigError(
-                f"{where}.input.files: the demo writes its own files; give none (source demo)"
-            )
-        ds = model["dataset"]
-        fitted = set(ds["train_years"]) | set(ds["validation_years"])
-        overlap = sorted(set(config["demo"]["years"]) & fitted)
-        if overlap:
-            raise ConfigError(
-                f"demo.years: {overlap} are training or validation years of model "
-                f"{entry['model']}; the demonstration must lie outside them"
-            )
-
-
-def _check_corrections(corr, where):
-    if corr["c20"]["replace"] and "file" not in corr["c20"]:
-        raise ConfigError(f"{where}.corrections.c20.file: replace is on but no TN-14 file")
-    if corr["degree1"]["insert"] and "file" not in corr["degree1"]:
-        raise ConfigError(f"{where}.corrections.degree1.file: insert is on but no TN-13 file")
-    if corr["degree1"]["insert"] and corr["degree1"]["frame"] == "CM":
-        raise ConfigError(
-            f"{where}.corrections.degree1.frame: degree 1 is zero in the CM frame "
-            "(k'1 = -1); give coefficients in CF or CE"
-        )
-    mean = corr["mean"]
-    if "period" in mean and "file" in mean:
-        raise ConfigError(f"{where}.corrections.mean: give period or file, not both")
-    if "period" in mean and mean["period"][0] > mean["period"][1]:
-        raise ConfigError(f"{where}.corrections.mean.period: {mean['period']} runs backwards")
-
-
-def _validator(schema):
-    """A draft 2020-12 validator whose ``integer`` is an int, not a float such as 2001.0.
-
-    JSON Schema counts 2001.0 as an integer; the workflow would then compute with a float
-    year and fail far from the key at fault.
-    """
-    import jsonschema
-
-    base = jsonschema.Draft202012Validator
-    checker = base.TYPE_CHECKER.redefine(
-        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool)
-    )
-    return jsonschema.validators.extend(base, type_checker=checker)(schema)
-
-
-def _messages(validator, instance, prefix=""):
-    import jsonschema
-
-    messages = []
-    for error in sorted(validator.iter_errors(instance), key=lambda e: list(e.path)):
-        # for oneOf/anyOf, the most specific sub-error says more
-        best = jsonschema.exceptions.best_match([error])
-        path = ".".join(str(p) for p in best.absolute_path)
-        where = ".".join(p for p in (prefix, path) if p) or "(top level)"
-        messages.append(f"{where}: {best.message}")
-    return messages
 
 
 def _check_noise(where, ds):
@@ -442,35 +309,6 @@ def _check_windows(years, deltat, key="preprocess.deltat"):
                 f"{key}: windows of {deltat} h leave year {year} without a window "
                 f"(data.years {sorted(years)}); use a shorter deltat"
             )
-
-
-def schema_errors(config):
-    """Schema violations of ``config`` as short messages that name the key.
-
-    Snakemake's ``validate`` prints the whole schema; this is what a user needs to read.
-
-    Returns
-    -------
-    list of str
-        E.g. ``"defaults.training: Additional properties are not allowed ('epocs' was
-        unexpected)"``; empty if the config is valid.
-    """
-    return _messages(_validator(load_schema()), dict(config))
-
-
-def fill_defaults(config, schema=None):
-    """Fill in the ``default`` of every missing key under ``properties``, recursively.
-
-    Definitions reached through ``$ref`` (``defaults``, ``models``) are not entered: their
-    defaults are filled in per resolved model (:func:`resolve_models`).
-    """
-    schema = load_schema() if schema is None else schema
-    for key, sub in schema.get("properties", {}).items():
-        if key not in config and "default" in sub:
-            config[key] = copy.deepcopy(sub["default"])
-        if isinstance(config.get(key), dict) and "properties" in sub:
-            fill_defaults(config[key], sub)
-    return config
 
 
 def validate(config):

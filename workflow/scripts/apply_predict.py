@@ -8,12 +8,17 @@ log = runlog.setup(sm.log[0])
 from gravsep.network.inference import predict
 
 predict(
-    sm.input.model,
+    list(sm.input.model) if not isinstance(sm.input.model, str) else sm.input.model,
     sm.input.samples,
     sm.output[0],
     inference_mode=sm.params.inference_mode,
     batch_size=sm.params.batch_size,
-    parameters_path=sm.input.parameters,
+    parameters_path=(
+        list(sm.input.parameters)
+        if not isinstance(sm.input.parameters, str)
+        else sm.input.parameters
+    ),
     model_name=sm.params.model,
     threads=sm.threads,
+    mc_passes=sm.params.ensemble.get("mc_passes", 1),
 )

@@ -1,4 +1,8 @@
-"""Predictions of a trained model for a dataset (rule predict; rule predict_on: another dataset)."""
+"""Predictions of a trained model for a dataset (rule predict; rule predict_on: another dataset).
+
+An ensemble's members (several ``model`` inputs) are predicted together: their mean and
+spread (gravsep.network.inference).
+"""
 
 from gravsep import runlog
 
@@ -8,11 +12,16 @@ log = runlog.setup(sm.log[0])
 from gravsep.network.inference import predict
 
 predict(
-    sm.input.model,
+    list(sm.input.model) if not isinstance(sm.input.model, str) else sm.input.model,
     sm.input.dataset,
     sm.output[0],
     inference_mode=sm.params.inference_mode,
     batch_size=sm.params.batch_size,
-    parameters_path=sm.input.parameters,
+    parameters_path=(
+        list(sm.input.parameters)
+        if not isinstance(sm.input.parameters, str)
+        else sm.input.parameters
+    ),
     threads=sm.threads,
+    mc_passes=sm.params.ensemble.get("mc_passes", 1),
 )

@@ -1,7 +1,8 @@
 """How far to trust a spread: calibration of probabilistic predictions on lat-lon-t cubes.
 
 A prediction is Gaussian per component, pixel and window: mean ``mu`` and standard deviation
-``sigma`` (an ensemble's mean and spread, :mod:`gravsep.network.ensemble`). Measured against
+``sigma`` (an ensemble's mean and spread, :mod:`gravsep.ensemble`), arrays whose last three
+axes are ``(lat, lon, t)``. Measured against
 the truth ``y``, area-weighted (cos latitude) over the grid and the windows:
 
 spread-skill ratio
@@ -15,7 +16,8 @@ CRPS
     unit of the data; ``|y - mu|`` where ``sigma = 0``. Lower is better.
 
 Variance scaling: the factor ``s`` that makes the spread-skill ratio 1 on the validation year,
-``s = RMS(y - mu) / RMS(sigma)``, applied to ``sigma`` of the test year (a switch).
+``s = RMS(y - mu) / RMS(sigma)``, applied to ``sigma`` of the test year (the switch
+``evaluation.calibration.variance_scaling``; :mod:`gravsep.evaluation.calibrate` runs it).
 """
 
 import math
@@ -23,26 +25,31 @@ import math
 import numpy as np
 from scipy.special import ndtr, ndtri
 
+from gravsep.harmonics.grids import area_weights
+
 #: Nominal probabilities of the reliability diagram.
 NOMINAL = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.68, 0.7, 0.8, 0.9, 0.95, 0.99)
 
 
 def pixel_weights(lat, shape):
-    """cos(lat) weights broadcast to ``shape`` (..., lat, lon, t), normalised to mean 1."""
-    w = np.clip(np.cos(np.deg2rad(np.asarray(lat, dtype=float))), 0.0, None)
-    w = np.broadcast_to(w[:, None, None], shape[-3:])
-    return np.broadcast_to(w / w.mean(), shape)
+    """Relative row areas (:func:`~gravsep.harmonics.grids.area_weights`, cos latitude)
+    broadcast to ``shape`` ``(..., lat, lon, t)``."""
+    w = area_weights(lat)
+    if w.shape != (shape[-3],):
+        raise ValueError(f"{w.shape[0]} latitudes for a cube with {shape[-3]} rows")
+    return np.broadcast_to(w[:, None, None], shape)
 
 
 def _mean(values, w):
-    return float(np.sum(values * w) / np.sum(w))
+    return float(np.sum(np.asarray(values, dtype=np.float64) * w) / np.sum(w))
 
 
 def spread_skill(mu, sigma, y, lat):
     """RMS of the spread over RMS of the error of the mean (dimensionless)."""
-    w = pixel_weights(lat, np.shape(y))
-    err = np.sqrt(_mean((np.asarray(y, float) - mu) ** 2, w))
-    spread = np.sqrt(_mean(np.asarray(sigma, float) ** 2, w))
+    mu, sigma, y = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (mu, sigma, y)))
+    w = pixel_weights(lat, y.shape)
+    err = np.sqrt(_mean((y - mu) ** 2, w))
+    spread = np.sqrt(_mean(sigma**2, w))
     return spread / err if err > 0 else (math.inf if spread > 0 else 1.0)
 
 
@@ -50,24 +57,24 @@ def coverage(mu, sigma, y, lat, p):
     """Area-weighted fraction of values inside the central interval of probability ``p``."""
     z = ndtri(0.5 * (1.0 + p))
     inside = np.abs(np.asarray(y, float) - mu) <= z * np.asarray(sigma, float)
-    return _mean(inside, pixel_weights(lat, np.shape(y)))
+    return _mean(inside, pixel_weights(lat, inside.shape))
 
 
 def crps_gaussian(mu, sigma, y):
     """CRPS of Gaussian predictions, elementwise (the unit of the data)."""
-    mu, sigma, y = (np.asarray(a, dtype=float) for a in (mu, sigma, y))
-    out = np.abs(y - mu)
+    mu, sigma, y = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (mu, sigma, y)))
+    out = np.array(np.abs(y - mu), dtype=float)  # an array also for scalars
     pos = sigma > 0
     z = (y[pos] - mu[pos]) / sigma[pos]
     phi = np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)
     out[pos] = sigma[pos] * (z * (2.0 * ndtr(z) - 1.0) + 2.0 * phi - 1.0 / np.sqrt(np.pi))
-    return out
+    return out if out.ndim else float(out)
 
 
 def crps(mu, sigma, y, lat):
     """Area-weighted mean CRPS (the unit of the data)."""
-    mu, sigma, y = np.broadcast_arrays(mu, sigma, y)
-    return _mean(crps_gaussian(mu, sigma, y), pixel_weights(lat, np.shape(y)))
+    values = crps_gaussian(mu, sigma, y)
+    return _mean(values, pixel_weights(lat, values.shape))
 
 
 def variance_scale(mu, sigma, y, lat):

@@ -9,7 +9,7 @@ import numpy as np
 
 from gravsep import timestep
 from gravsep.constants import LETTERS
-from gravsep.formats.predictions import Predictions
+from gravsep.formats.predictions import Predictions, spread
 from gravsep.formats.samples import Samples
 
 
@@ -61,14 +61,21 @@ def read_separated(dataset_h5, predictions_h5, years=None):
         ``components``, ``attrs`` (the dataset's root attributes), ``lat``, ``lon``
         [degrees], ``time`` (numt,) int64 [s since 1970], ``prediction`` and ``truth``
         (C, lat, lon, numt) float32 [m], ``input`` (lat, lon, numt) float32 [m], all years
-        concatenated along time; ``years`` the years read.
+        concatenated along time; ``years`` the years read. For an ensemble also ``spread``
+        (C, lat, lon, numt) and ``members`` (M, C, lat, lon, numt) float32 [m]
+        (:mod:`gravsep.formats.predictions`).
     """
     with Samples(dataset_h5) as s, Predictions(predictions_h5, s) as fp:
         years = s.split_years("test") if years is None else [int(y) for y in years]
         if not years:
             raise ValueError(f"{dataset_h5} has no test years")
         parts = {"prediction": [], "truth": [], "input": [], "time": []}
+        if fp.is_ensemble:
+            parts.update(members=[], spread=[])
         for year in years:
+            if fp.is_ensemble:
+                parts["members"].append(fp.member_cubes(year))
+                parts["spread"].append(spread(parts["members"][-1]))
             fp.prediction(year)  # refuse a missing year before the work
             parts["time"].append(s.time(year)[: s.numt(year)])
             parts["prediction"].append(fp.cube(year))

@@ -5,7 +5,9 @@ years: SH analysis (:func:`~gravsep.harmonics.grids.analyze`) of the predicted E
 dataset's ``nmax``, converted back to dimensionless Stokes coefficients
 (:func:`~gravsep.harmonics.units.ewh_to_stokes`). The Gaussian filter of the dataset is not
 undone, so the coefficients are those of the smoothed field (each file's header says so), and
-degrees above what the grid resolves are zero. ``README.txt`` describes the archive. Only
+degrees above what the grid resolves are zero. For an ensemble every line also has the
+sigma columns: the standard deviation (``ddof=1``) of the members' coefficients (each member's
+grid analysed alike). ``README.txt`` describes the archive. Only
 global grids can be analysed; for a regional extent the archive holds the README alone.
 """
 
@@ -63,6 +65,10 @@ def icgem_members(sep, model="", deltat_hours=None):
             t0, t1 = (np.datetime64(int(v), "s") for v in (start, end))
             name = window_name(comp, t0, t1)
             cs = window_coefficients(sep["prediction"][c, :, :, k], nmax)
+            sigmas = None
+            if "members" in sep:
+                member_cs = [window_coefficients(m[c, :, :, k], nmax) for m in sep["members"]]
+                sigmas = np.std(member_cs, axis=0, ddof=1)
             comments = [
                 f"{component_long_name(comp)} ({comp}) separated by gravsep model {model}",
                 f"window {t0} to {t1} (mid-epoch {np.datetime64(int(sep['time'][k]), 's')})",
@@ -71,7 +77,11 @@ def icgem_members(sep, model="", deltat_hours=None):
                 "(Wahr et al. 1998, rho_ave 5517 kg/m^3, rho_w 1000 kg/m^3)",
                 filt,
             ]
-            text = format_icgem(cs, modelname=name[: -len(".180")], comments=comments)
+            if sigmas is not None:
+                comments.append(f"sigmas: standard deviation of {len(sep['members'])} "
+                                "ensemble members' coefficients")  # fmt: skip
+            text = format_icgem(cs, modelname=name[: -len(".180")], comments=comments,
+                                sigmas=sigmas)  # fmt: skip
             yield f"{comp}/{name}", text
 
 

@@ -6,6 +6,13 @@ encoded as ``days since 1970-01-01``, with ``time_bnds`` the window start and en
 (time, lat, lon) and ``input`` (the summed signal) float32 [m] of equivalent water height, for
 the test years of the dataset, mapped back to the windows
 (:func:`gravsep.export.fields.read_separated`).
+
+An ensemble's file (:mod:`gravsep.ensemble`) also has ``spread_<COMP>`` (time, lat, lon)
+float32 [m]: the standard deviation of the members about ``prediction_<COMP>`` (their mean),
+linked to it by the CF attribute ``ancillary_variables``, and the global attribute
+``ensemble_members``. Equivalent water height of a mass-change component has no CF standard
+name, so neither variable carries one (the coordinates do); the spread is the members' raw
+standard deviation (the calibration factor of ``results/calibration.csv`` is not applied).
 """
 
 import datetime as dt
@@ -62,6 +69,8 @@ def to_xarray(sep, model="", deltat_hours=None, evaluation_h5=None, history=None
     ds.attrs = _global_attrs(sep, model, filt, nmax_flt, history)
     if "best_epoch" in ev_attrs:
         ds.attrs["best_epoch"] = int(ev_attrs["best_epoch"])
+    if "members" in sep:
+        ds.attrs["ensemble_members"] = len(sep["members"])
     return ds
 
 
@@ -90,6 +99,15 @@ def _data_vars(sep, filt, rel, ev_attrs):
             sep["prediction"][c],
             f"predicted {name} ({comp}) mass change as equivalent water height", filt, extra,
         )  # fmt: skip
+        if "spread" in sep:
+            data_vars[f"prediction_{comp}"][2]["ancillary_variables"] = f"spread_{comp}"
+            data_vars[f"spread_{comp}"] = _field(
+                sep["spread"][c], f"ensemble standard deviation of the predicted {name} ({comp})"
+                " mass change as equivalent water height", filt,
+                {"component": comp, "cell_methods": "time: mean",
+                 "comment": f"standard deviation (ddof=1) of {len(sep['members'])} ensemble "
+                 "members' predictions about their mean"},
+            )  # fmt: skip
         data_vars[f"truth_{comp}"] = _field(
             sep["truth"][c], f"true {name} ({comp}) mass change as equivalent water height",
             filt, {"component": comp},

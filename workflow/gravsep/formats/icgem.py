@@ -339,8 +339,11 @@ def _fortran(values):
 
 
 def format_icgem(cs, product_type="gravity_field", modelname="", gm=GM, radius=R_EARTH,
-                 comments=()):  # fmt: skip
+                 comments=(), sigmas=None):  # fmt: skip
     """Format coefficients ``(2, N+1, N+1)`` as ICGEM text with D exponents.
+
+    ``sigmas`` ``(2, N+1, N+1)``, optional: their standard deviations, written as the
+    ``sigma C``, ``sigma S`` columns of every line (header ``errors formal``).
 
     Returns
     -------
@@ -361,10 +364,18 @@ def format_icgem(cs, product_type="gravity_field", modelname="", gm=GM, radius=R
         ("radius", f"{radius:.13E}".replace("E", "D")),
         ("max_degree", nmax),
         ("norm", "fully_normalized"),
-        ("errors", "no"),
+        ("errors", "no" if sigmas is None else "formal"),
     ]]  # fmt: skip
     lines = [*(f"# {c}" for c in comments), *head, "end_of_head"]
-    lines += [f"gfc {a:4d} {b:4d} {x} {y}" for a, b, x, y in zip(n, m, c, s, strict=True)]
+    if sigmas is None:
+        lines += [f"gfc {a:4d} {b:4d} {x} {y}" for a, b, x, y in zip(n, m, c, s, strict=True)]
+    else:
+        sig = np.asarray(sigmas, dtype=np.float64)
+        if sig.shape != cs.shape:
+            raise ValueError(f"sigmas must have the shape of the coefficients {cs.shape}")
+        sc, ss = _fortran(sig[0, n, m]), _fortran(sig[1, n, m])
+        lines += [f"gfc {a:4d} {b:4d} {x} {y} {u} {v}"
+                  for a, b, x, y, u, v in zip(n, m, c, s, sc, ss, strict=True)]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

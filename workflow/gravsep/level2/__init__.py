@@ -7,5 +7,6 @@ ICGEM files read and rescaled to the model's constants), :mod:`~gravsep.level2.f
 :mod:`~gravsep.level2.prepare` (rule ``apply_prepare``: the model's input samples),
 :mod:`~gravsep.level2.products` (rule ``apply_export``), :mod:`~gravsep.level2.regions`
 (regional means), :mod:`~gravsep.level2.plots` (rule ``apply_figures``) and
-:mod:`~gravsep.level2.demo` (rule ``demo_level2``: the embedded mission-like series).
+:mod:`~gravsep.level2.demo` (rule ``demo_level2``: the embedded mission-like series);
+:mod:`~gravsep.level2.settings` (the config sections ``apply`` and ``demo``).
 """

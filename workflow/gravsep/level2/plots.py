@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from gravsep.atomic import save_figure
+
 M_TO_CM = 100.0
 COASTLINE = Path("shapefiles/natural_earth/physical/ne_110m_coastline.shp")
 COLOURS = ("tab:blue", "tab:green", "tab:cyan", "tab:brown", "tab:purple", "tab:olive")
@@ -82,8 +84,7 @@ def maps(netcdf, out_png, natural_earth=None, index=None):
             mesh = _panel(axes[i, j], lon, lat, row[j][1] * M_TO_CM, limit, row[j][0], coast)
     fig.colorbar(mesh, ax=axes, shrink=0.8, label="cm EWH")
     fig.suptitle(f"Separated Level-2 fields, {month}", fontsize=10)
-    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=110)
+    save_figure(fig, out_png, dpi=110)
 
 
 def regional_series(csv, out_png):
@@ -112,5 +113,4 @@ def regional_series(csv, out_png):
         ax.set_axis_off()
     axes[0].legend(fontsize=7, ncol=2, title="dashed: truth" if "truth_" + comps[0] in df else None)
     fig.suptitle("Monthly regional means", fontsize=10)
-    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=110)
+    save_figure(fig, out_png, dpi=110)

@@ -59,7 +59,8 @@ def _iso(seconds, unit="s"):
 def ensemble(cubes):
     """Mean and spread of the members' predictions ``[(C, lat, lon, T), ...]``.
 
-    The hook for ensembles (none exist yet): one member gives itself and no spread.
+    The hook for ensembles (a file's members, :mod:`gravsep.formats.predictions`, or several
+    files): one member gives itself and no spread.
     """
     if len(cubes) == 1:
         return cubes[0], None
@@ -88,7 +89,11 @@ def load_fields(series_h5, samples_h5, predictions):
         members = []
         for path in predictions:
             with Predictions(path, s) as p:
-                members.append(np.concatenate([p.cube(y) for y in s.years], axis=-1))
+                if p.is_ensemble:  # every member's pass: (M, C, lat, lon, T)
+                    cubes = np.concatenate([p.member_cubes(y) for y in s.years], axis=-1)
+                    members += list(cubes)
+                else:
+                    members.append(np.concatenate([p.cube(y) for y in s.years], axis=-1))
         pred, spread = ensemble(members)
         seen = np.concatenate([s.cube(y, "input") for y in s.years], axis=-1)
         truth = None
@@ -256,7 +261,7 @@ def export_apply(series_h5, samples_h5, predictions, report_yaml, model_dataset,
     """
     import yaml
 
-    from gravsep.atomic import atomic_output, write_text
+    from gravsep.atomic import write_csv, write_text
     from gravsep.level2.summary import summary_html
 
     report = yaml.safe_load(Path(report_yaml).read_text())
@@ -268,11 +273,9 @@ def export_apply(series_h5, samples_h5, predictions, report_yaml, model_dataset,
     write_tar_gz(out["icgem"], icgem_members(f, name, model), mtime)
     masks = region_masks(f["lat"], f["lon"], regions, land_shapefile)
     table = regional_table(f, masks)
-    with atomic_output(out["regions"]) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.6g")
+    write_csv(table, out["regions"], index=False, float_format="%.6g")
     metrics = apply_metrics(f, model, model_dataset, input_noise)
-    with atomic_output(out["metrics"]) as tmp:
-        metrics.to_csv(tmp, index=False, float_format="%.6g")
+    write_csv(metrics, out["metrics"], index=False, float_format="%.6g")
     cells = cell_counts(masks)
     write_text(out["summary"], summary_html(name, model, report, res, metrics, cells))
     return {"residual": res, "metrics": metrics, "regions": cells}
