@@ -185,7 +185,28 @@ def check(config):
         net = model["network"]
         if net["num_filters_min"] > net["num_filters_max"]:
             raise ConfigError(f"{where}.network.num_filters_min: exceeds num_filters_max")
+        _check_sphere_options(where, ds, net, tr)
     return models
+
+
+def _check_sphere_options(where, ds, net, tr):
+    """The network's sphere and input options against the dataset they need."""
+    if net["padding"] == "periodic" and ds["extent"]["type"] != "global":
+        raise ConfigError(
+            f"{where}.network.padding: periodic needs a global extent (a regional cut-out has "
+            "no periodic longitude and no pole)"
+        )
+    if tr["context_windows"] and ds["sampling"] != "lat_lon":
+        raise ConfigError(
+            f"{where}.training.context_windows: neighbouring windows need sampling lat_lon "
+            f"(neighbouring samples are time steps), not {ds['sampling']}"
+        )
+    for key in ("context_windows", "position_channels"):
+        if tr[key] and ds["random_samples"]:
+            raise ConfigError(
+                f"{where}.training.{key}: random samples mix the time steps; neither "
+                "neighbouring windows nor a time of year belong to a random sample"
+            )
 
 
 def _validator(schema):
