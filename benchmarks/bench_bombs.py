@@ -9,7 +9,8 @@ letter-year (1460 members) and for the same year with its last member replaced b
 - ``zeros``: a member of 1 GiB of zeros (about 1 MB in the archive);
 - ``inner_gzip``: a member that is itself gzip of 1 GiB of text (about 1 MB);
 - ``padded``: a valid file followed by 200 MB of blank lines;
-- ``huge_degree``: a file whose header claims degree 100000.
+- ``huge_degree``: a file whose header claims degree 100000;
+- ``pax_header``: a member with a 400 MB PAX comment (tarfile reads extended headers whole).
 
 The bomb comes last, after the whole year has been parsed, which is the worst case for the
 peak. Each case runs in its own subprocess (``resource.getrusage`` of that process, freed
@@ -117,6 +118,10 @@ def write_last(path, epoch, case, nmax, bomb_bytes):
     with gzip.open(path, "wb", compresslevel=6) as gz:
         if case in ("sparse_gnu", "sparse_pax"):
             gz.write(sparse_blocks(epoch, case.split("_")[1]))
+        elif case == "pax_header":
+            info = member_info(epoch)
+            info.pax_headers = {"comment": "z" * (min(bomb_bytes, 400 << 20))}
+            gz.write(tar_member(info, good))
         elif case in ("zeros", "padded"):  # streamed: header, then the data block by block
             block = b"\0" * (1 << 20) if case == "zeros" else b"\n" * (1 << 20)
             head = b"" if case == "zeros" else good
@@ -168,7 +173,8 @@ def run_case(workdir, clean_part, case, last, nmax, bomb_bytes):
     return result
 
 
-CASES = ("clean", "sparse_gnu", "sparse_pax", "zeros", "inner_gzip", "padded", "huge_degree")
+CASES = ("clean", "sparse_gnu", "sparse_pax", "zeros", "inner_gzip", "padded", "huge_degree",
+         "pax_header")  # fmt: skip
 
 
 def main(argv=None):

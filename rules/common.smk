@@ -5,13 +5,24 @@ from pathlib import Path
 
 # The science package lives beside the Snakefile; it is also pip-installed (README).
 sys.path.insert(0, workflow.basedir)
-from gravsep.config import ConfigError, canonical, check, dataset_id, validate
+from gravsep.config import (
+    ConfigError,
+    canonical,
+    check,
+    check_evaluation,
+    dataset_id,
+    model_deltat,
+    validate,
+)
+from gravsep.harmonics.noise import active as noise_active, noise_id
+from gravsep.timestep import is_month, label
 
 # The schema (workflow/schemas/config.schema.yaml) is checked once, here: every problem is one
 # line naming the key; then the defaults are filled in and the models resolved.
 try:
     validate(config)
     MODELS = check(config)
+    _EXTRA = check_evaluation(config, MODELS)
 except ConfigError as err:
     raise ValueError(f"config: {err}") from None
 
@@ -43,14 +54,51 @@ for _name, _model in MODELS.items():
     _id = dataset_id(_model["dataset"], COMPONENTS)
     DATASETS[_id] = _model["dataset"]
     MODEL_DATASET[_name] = _id
+# Models evaluated beyond their own dataset (evaluation.cross, evaluation.noise_sweep):
+# (model, dataset id) pairs; the datasets they need join DATASETS.
+CROSS = []
+for _name, _ds in _EXTRA:
+    _id = dataset_id(_ds, COMPONENTS)
+    DATASETS.setdefault(_id, _ds)
+    if _id != MODEL_DATASET[_name] and (_name, _id) not in CROSS:
+        CROSS.append((_name, _id))
+# Noise id -> its noise.scale in the noise sweep (for the sweep figure).
+NOISE_SCALES = {}
+if config["evaluation"].get("noise_sweep"):
+    _sweep = config["evaluation"]["noise_sweep"]
+    _base = MODELS[_sweep["dataset_of"]]["dataset"]["noise"]
+    for _s in _sweep["scales"]:
+        _noise = dict(_base, scale=float(_s))
+        NOISE_SCALES[noise_id(_noise) if _s > 0 else "none"] = float(_s)
+# Inputs of the model-comparison figure (models' own and cross-evaluated ones, not the
+# sweep's) and a readable name of every input noise.
+COMPARED_INPUTS = sorted(
+    {noise_id(MODELS[m]["dataset"]["noise"]) for m in MODELS}
+    | {
+        noise_id(MODELS[c["on"]]["dataset"]["noise"])
+        for c in config["evaluation"]["cross"]
+    }
+)
+INPUT_LABELS = {
+    noise_id(ds.get("noise")): (
+        f"noise x{ds['noise']['scale']:g}" if noise_active(ds.get("noise")) else "clean"
+    )
+    for ds in DATASETS.values()
+}
+# Datasets of models with noise (each gets a figure of a realisation).
+NOISY_DATASETS = sorted(
+    {MODEL_DATASET[m] for m in MODELS if noise_active(MODELS[m]["dataset"]["noise"])}
+)
 
 
 wildcard_constraints:
+    step=r"month|\d+h",
     year=r"\d{4}",
     letter=r"[AOHIS]",
     comp=r"[AOHIS]+",
     model=r"[A-Za-z0-9_]+",
     dataset=r"[a-z_]+-[0-9a-f]{10}",
+    name=r"[A-Za-z0-9_]+",
 
 
 def archive_path(letter, year):
@@ -61,17 +109,40 @@ def archive_path(letter, year):
     return str(Path(config["data"]["archive_dir"]) / name)
 
 
-def windows_need_next_year(year):
-    """Whether the last window that starts in `year` ends in the next year (and is kept)."""
+def windows_need_next_year(year, deltat=None):
+    """Whether the last window that starts in `year` ends in the next year (and is kept).
+
+    `deltat` defaults to preprocess.deltat; calendar months never reach into the next year.
+    """
     import datetime as dt
 
+    deltat = config["preprocess"]["deltat"] if deltat is None else deltat
+    if is_month(deltat):
+        return False
     first = dt.datetime(min(YEARS), 1, 1)
-    step = dt.timedelta(hours=config["preprocess"]["deltat"])
+    step = dt.timedelta(hours=deltat)
     end_of_year = dt.datetime(int(year) + 1, 1, 1)
     last = (
         -(-(end_of_year - first) // step) - 1
     )  # index of the last window starting in year
     return first + step * (last + 1) > end_of_year and int(year) + 1 in YEARS
+
+
+def dataset_deltat(ds):
+    """A dataset's time step: its `deltat`, else preprocess.deltat."""
+    return ds.get("deltat", config["preprocess"]["deltat"])
+
+
+def step_folder(kind, deltat):
+    """`results/preprocess/<kind>` for preprocess.deltat, `<kind>_<step>` for another step."""
+    if deltat == config["preprocess"]["deltat"]:
+        return f"results/preprocess/{kind}"
+    return f"results/preprocess/{kind}_{label(deltat)}"
+
+
+def step_deltat(wildcards):
+    """Params function: the time step of a {step} wildcard (`month` or `<hours>h`)."""
+    return "month" if wildcards.step == "month" else int(wildcards.step[:-1])
 
 
 def dataset_years(ds):
@@ -95,10 +166,11 @@ def samples_h5(wildcards):
 
 def dataset_anomalies(wildcards):
     """The anomalies of every component over the years a dataset uses (rule dataset)."""
+    ds = DATASETS[wildcards.dataset]
     return expand(
-        "results/preprocess/anomalies/{comp}_{year}.h5",
+        os.path.join(step_folder("anomalies", dataset_deltat(ds)), "{comp}_{year}.h5"),
         comp=COMPONENTS,
-        year=dataset_years(DATASETS[wildcards.dataset]),
+        year=dataset_years(ds),
     )
 
 
@@ -114,8 +186,9 @@ def combine_stores(wildcards):
 def windows_combined(wildcards):
     """A component's combined year, and the next one where the year's last window ends in it."""
     comp, year = wildcards.comp, wildcards.year
+    deltat = step_deltat(wildcards) if hasattr(wildcards, "step") else None
     files = [f"results/preprocess/combined/{comp}_{year}.h5"]
-    if windows_need_next_year(year):
+    if windows_need_next_year(year, deltat):
         files.append(f"results/preprocess/combined/{comp}_{int(year) + 1}.h5")
     return files
 
@@ -164,6 +237,11 @@ FIGURES = [
 ]
 
 
+def cross_metrics():
+    """The metrics of every model evaluated on another dataset (``CROSS``)."""
+    return [f"results/models/{m}/on/{d}/metrics.csv" for m, d in CROSS]
+
+
 def final_outputs():
     outputs = [
         "results/metrics.csv",
@@ -171,6 +249,9 @@ def final_outputs():
         "results/model_comparison.png",
         "results/provenance/config.yaml",
     ]
+    outputs += [f"results/noise/{d}.png" for d in NOISY_DATASETS]
+    if NOISE_SCALES:
+        outputs.append("results/noise_sweep.png")
     for name in MODELS:
         outputs += [f"results/models/{name}/figures/{fig}.png" for fig in FIGURES]
         outputs += [
@@ -182,4 +263,114 @@ def final_outputs():
             "results/synthetic/figures/component_maps.png",
             "results/synthetic/figures/degree_amplitudes.png",
         ]
+    return outputs + apply_outputs()
+
+
+# Apply: trained models applied to Level-2 files (config `apply`, docs/level2.md). The entries
+# were resolved (defaults filled in) and checked by `check` above.
+APPLY = config["apply"]
+DEMO_FOLDER = "results/demo/level2"
+DEMO_TRUTH = "results/demo/truth"
+APPLY_PRODUCTS = {
+    "netcdf": "separated.nc",
+    "icgem": "separated_icgem.tar.gz",
+    "regions": "regional_means.csv",
+    "metrics": "metrics.csv",
+    "summary": "summary.html",
+}
+APPLY_FIGURES = {"maps": "figures/maps.png", "regions": "figures/regional_means.png"}
+
+
+def demo_outputs():
+    """The demonstration's GSM files, TN-13 and TN-14 files and truth stores (their paths)."""
+    from gravsep.level2.demo import TN13_NAME, TN14_NAME, file_names
+
+    d = config["demo"]
+    gsm = file_names(
+        d["years"], d["center"], d["mission"], d["flag"], d["release"], d["gzip"]
+    )
+    return {
+        "gsm": [f"{DEMO_FOLDER}/{name}" for name in gsm],
+        "tn13": f"{DEMO_FOLDER}/{TN13_NAME}",
+        "tn14": f"{DEMO_FOLDER}/{TN14_NAME}",
+        "truth": expand(
+            f"{DEMO_TRUTH}/{{comp}}_{{year}}.h5", comp=COMPONENTS, year=d["years"]
+        ),
+    }
+
+
+def apply_files(wildcards):
+    """The input files of an apply entry: the demonstration's, or the configured ones."""
+    entry = APPLY[wildcards.name]
+    if entry["input"]["source"] == "demo":
+        return demo_outputs()["gsm"]
+    from gravsep.level2.inputs import expand_files
+
+    return expand_files(entry["input"]["files"])
+
+
+def apply_notes(wildcards):
+    """The correction files an apply entry switches on (TN-14, TN-13, mean field)."""
+    corr = APPLY[wildcards.name]["corrections"]
+    files = []
+    if corr["c20"]["replace"]:
+        files.append(corr["c20"]["file"])
+    if corr["degree1"]["insert"]:
+        files.append(corr["degree1"]["file"])
+    if corr["mean"]["remove"] and "file" in corr["mean"]:
+        files.append(corr["mean"]["file"])
+    return files
+
+
+def apply_truth(wildcards):
+    """Truth stores of an apply entry (the demonstration's), else none."""
+    if APPLY[wildcards.name]["input"]["source"] == "demo":
+        return demo_outputs()["truth"]
+    return []
+
+
+def apply_model(key):
+    """Input function: a file of the model an apply entry names."""
+
+    def path(wildcards):
+        model = APPLY[wildcards.name]["model"]
+        return {
+            "model": f"results/models/{model}/model.keras",
+            "parameters": f"results/models/{model}/parameters.yaml",
+            "dataset": f"results/datasets/{MODEL_DATASET[model]}/samples.h5",
+        }[key]
+
+    return path
+
+
+def apply_setting(*keys):
+    """Params function: a key of an apply entry (keys 'training', k: the applied model's training setting k)."""
+
+    def setting(wildcards):
+        entry = APPLY[wildcards.name]
+        if keys[0] == "training":
+            return MODELS[entry["model"]]["training"][keys[1]]
+        value = entry
+        for key in keys:
+            value = value[key]
+        return canonical(value)
+
+    return setting
+
+
+def apply_outputs():
+    """Every product of every apply entry (rule apply, and `all`)."""
+    outputs = []
+    for name in APPLY:
+        outputs += [f"results/apply/{name}/{p}" for p in APPLY_PRODUCTS.values()]
+        outputs += [f"results/apply/{name}/{p}" for p in APPLY_FIGURES.values()]
     return outputs
+
+
+def apply_metrics():
+    """Apply-versus-truth metrics of the entries whose truth is known (the metrics table)."""
+    return [
+        f"results/apply/{name}/metrics.csv"
+        for name, entry in APPLY.items()
+        if entry["input"]["source"] == "demo"
+    ]

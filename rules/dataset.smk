@@ -19,5 +19,6 @@ rule dataset:
     params:
         definition=lambda wc: DATASETS[wc.dataset],
         components=COMPONENTS,
+        deltat=lambda wc: dataset_deltat(DATASETS[wc.dataset]),
     script:
         "../workflow/scripts/dataset.py"

@@ -19,6 +19,29 @@ rule evaluate:
         config["containers"]["cpu"]
     params:
         model="{model}",
+        classical=config["evaluation"]["classical"],
+    script:
+        "../workflow/scripts/evaluate.py"
+
+
+# The metrics of a model on another model's dataset: no figures, the same baselines.
+rule evaluate_on:
+    input:
+        dataset="results/datasets/{dataset}/samples.h5",
+        predictions="results/models/{model}/on/{dataset}/predictions.h5",
+    output:
+        metrics="results/models/{model}/on/{dataset}/metrics.csv",
+    log:
+        "results/logs/evaluate_on/{model}/{dataset}.log",
+    benchmark:
+        "results/benchmarks/evaluate_on/{model}/{dataset}.tsv"
+    conda:
+        "../envs/cpu.yaml"
+    container:
+        config["containers"]["cpu"]
+    params:
+        model="{model}",
+        classical=config["evaluation"]["classical"],
     script:
         "../workflow/scripts/evaluate.py"
 
@@ -56,6 +79,8 @@ rule figures:
 rule metrics_table:
     input:
         metrics=expand("results/models/{model}/metrics.csv", model=list(MODELS)),
+        cross=cross_metrics(),
+        apply=apply_metrics(),
     output:
         csv=report_entry(
             "results/metrics.csv",
@@ -83,5 +108,60 @@ rule metrics_table:
         "../envs/cpu.yaml"
     container:
         config["containers"]["cpu"]
+    params:
+        compared_inputs=COMPARED_INPUTS,
+        input_labels=INPUT_LABELS,
     script:
         "../workflow/scripts/metrics_table.py"
+
+
+# A noise realisation beside the signals, for every dataset with noise.
+rule noise_figure:
+    input:
+        dataset="results/datasets/{dataset}/samples.h5",
+    output:
+        report_entry(
+            "results/noise/{dataset}.png",
+            "noise_realisation",
+            category="Noise",
+            labels={"dataset": "{dataset}", "figure": "noise and signals"},
+        ),
+    log:
+        "results/logs/noise_figure/{dataset}.log",
+    benchmark:
+        "results/benchmarks/noise_figure/{dataset}.tsv"
+    conda:
+        "../envs/cpu.yaml"
+    container:
+        config["containers"]["cpu"]
+    resources:
+        mem_mb=4000,
+    params:
+        natural_earth=NATURAL_EARTH,
+    script:
+        "../workflow/scripts/noise_figure.py"
+
+
+rule noise_sweep_figure:
+    input:
+        metrics="results/metrics.csv",
+    output:
+        report_entry(
+            "results/noise_sweep.png",
+            "noise_sweep",
+            category="Noise",
+            labels={"figure": "error against noise scale"},
+        ),
+    log:
+        "results/logs/noise_sweep_figure.log",
+    benchmark:
+        "results/benchmarks/noise_sweep_figure.tsv"
+    conda:
+        "../envs/cpu.yaml"
+    container:
+        config["containers"]["cpu"]
+    params:
+        scales=NOISE_SCALES,
+        models=config["evaluation"].get("noise_sweep", {}).get("models", []),
+    script:
+        "../workflow/scripts/noise_sweep_figure.py"

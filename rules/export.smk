@@ -19,6 +19,6 @@ rule export:
         config["containers"]["cpu"]
     params:
         model="{model}",
-        deltat=config["preprocess"]["deltat"],
+        deltat=lambda wc: model_deltat(MODELS[wc.model], config),
     script:
         "../workflow/scripts/export.py"

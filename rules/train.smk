@@ -52,3 +52,29 @@ rule predict:
         batch_size=model_setting("training", "batch_size"),
     script:
         "../workflow/scripts/predict.py"
+
+
+# A model's predictions of another model's dataset (evaluation.cross, evaluation.noise_sweep).
+rule predict_on:
+    input:
+        model="results/models/{model}/model.keras",
+        parameters="results/models/{model}/parameters.yaml",
+        dataset="results/datasets/{dataset}/samples.h5",
+    output:
+        temp("results/models/{model}/on/{dataset}/predictions.h5"),
+    log:
+        "results/logs/predict_on/{model}/{dataset}.log",
+    benchmark:
+        "results/benchmarks/predict_on/{model}/{dataset}.tsv"
+    conda:
+        "../envs/gpu.yaml"
+    container:
+        config["containers"]["gpu"]
+    threads: 2
+    resources:
+        mem_mb=4000,
+    params:
+        inference_mode=model_setting("training", "inference_mode"),
+        batch_size=model_setting("training", "batch_size"),
+    script:
+        "../workflow/scripts/predict.py"

@@ -27,6 +27,9 @@ FORMAT_OWNERS = {
         ['f.attrs["stopped_epoch"]', 'f.attrs["patience"]'],
     ),
     "evaluation.h5": ("gravsep.formats.evaluation", ['f"profiles/', 'f"component_errors/']),
+    "GSM RL06": ("gravsep.formats.gsm", ['"# End of YAML header"', '"GRDOTA"']),
+    "TN-13/TN-14": ("gravsep.formats.technotes", ['"Product:"', '"end of header"']),
+    "series.h5": ("gravsep.formats.series", ['"mean_removed"', '"span_start"']),
 }
 #: Modules that may open HDF5 files: the format owners, their shared writer, and the two files
 #: that belong to one module each (the synthetic model and the trainer's resume state).
@@ -207,4 +210,32 @@ def test_scripts_follow_the_template():
             problems.append(f"{path.name}: no runlog.setup")
         elif work and min(work) < min(setup):
             problems.append(f"{path.name}: imports the step before the log is set up")
+    assert not problems, "\n".join(problems)
+
+
+def test_files_are_written_through_the_atomic_helper():
+    """savefig/to_csv only in gravsep.atomic; open(..., "w") and to_netcdf only on the
+    temporary path of an atomic output (named ``tmp``; ``part``: the download's resumable
+    temporary), the job log aside."""
+    problems = []
+    for name, path in modules().items():
+        if name in ("gravsep.atomic", "gravsep.runlog"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            attr = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            first = node.args[0] if node.args else None
+            on_tmp = isinstance(first, ast.Name) and first.id in ("tmp", "part")
+            if attr in ("savefig", "to_csv"):
+                problems.append(f"{name}:{node.lineno} {attr} (use gravsep.atomic)")
+            elif attr == "to_netcdf" and not on_tmp:
+                problems.append(f"{name}:{node.lineno} to_netcdf outside an atomic output")
+            elif attr == "open" and isinstance(func, ast.Name):
+                modes = [a.value for a in node.args[1:2] if isinstance(a, ast.Constant)]
+                modes += [k.value.value for k in node.keywords
+                          if k.arg == "mode" and isinstance(k.value, ast.Constant)]  # fmt: skip
+                if any("w" in str(m) or "a" in str(m) for m in modes) and not on_tmp:
+                    problems.append(f"{name}:{node.lineno} open for writing outside atomic")
     assert not problems, "\n".join(problems)

@@ -60,7 +60,7 @@ def test_bench_training_small(tmp_path):
 def test_bench_bombs_quick(tmp_path):
     lines = run(tmp_path, "benchmarks/bench_bombs.py", "--quick", "--workdir", str(tmp_path))
     assert any(ln.startswith("clean") and "stored 1460 files" in ln for ln in lines)
-    assert sum("refused:" in ln for ln in lines) == 6, lines  # every bomb kind refused
+    assert sum("refused:" in ln for ln in lines) == 7, lines  # every bomb kind refused
     last = re.fullmatch(r"peak_ratio=([\d.]+)x", lines[-1])
     assert last, lines[-1]
     ratio(last[1])

@@ -101,6 +101,7 @@ def test_defaults_reach_models_that_override_the_section(raw):
     cfg["defaults"]["training"]["mixed_precision"] = "on"
     cfg["defaults"]["training"]["xla"] = "off"
     cfg["models"] = {"a": {"dataset": {"sampling": "t_lon"}, "training": {"epochs": 99}}, "b": {}}
+    cfg.pop("apply")  # it applies the shipped `monthly` model, replaced here
     validate(cfg)
     models = check(cfg)
     for name in ("a", "b"):
@@ -133,6 +134,7 @@ def test_deltat_that_leaves_a_year_without_a_window(config):
     msg = check_error(config, "preprocess.deltat")
     assert "1996" in msg
     config["preprocess"]["deltat"] = 8760  # 365 days: one window in each of 1995 and 1996
+    config["apply"] = {}  # it applies the shipped `monthly` model, replaced here
     config["models"] = {"m": {"dataset": {"train_years": [1995], "validation_years": [1996],
                                           "test_years": [1996]}}}  # fmt: skip
     check(config)
@@ -149,7 +151,8 @@ def test_schema_requires_data(raw):
 
 def test_check_passes_and_resolves(config):
     models = check(config)
-    assert set(models) == {"latlon", "tlon"}
+    assert set(models) == {"latlon", "tlon", "noisy", "monthly"}
+    assert models["monthly"]["dataset"]["deltat"] == "month"
     assert models["tlon"]["dataset"]["sampling"] == "t_lon"
     assert models["latlon"]["dataset"]["sampling"] == "lat_lon"
     assert models["tlon"]["training"] == models["latlon"]["training"]

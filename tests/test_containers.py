@@ -148,9 +148,10 @@ def _images():
 def test_every_rule_names_the_right_image():
     """Training and prediction run in the GPU image, every other rule in the CPU image."""
     images = _images()
-    targets = {"all", "icgem_windows"}
-    assert {r for r, i in images.items() if i == "gpu"} == {"train", "predict"}
-    assert all(i == "cpu" for r, i in images.items() if r not in targets | {"train", "predict"})
+    targets = {"all", "icgem_windows", "apply"}
+    gpu = {"train", "predict", "predict_on", "apply_predict"}  # the rules that run the network
+    assert {r for r, i in images.items() if i == "gpu"} == gpu
+    assert all(i == "cpu" for r, i in images.items() if r not in targets | gpu)
     assert "store" in images and "dataset" in images
 
 

@@ -28,11 +28,23 @@ def default_run(tmp_path_factory):
     return workdir
 
 
+def own_noise():
+    """Model -> the noise id of its own dataset (config/config.yaml)."""
+    import yaml
+    from gravsep.config import check, validate
+    from gravsep.harmonics.noise import noise_id
+
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    validate(cfg)
+    return {name: noise_id(m["dataset"]["noise"]) for name, m in check(cfg).items()}
+
+
 def test_unet_beats_zero_and_proportional_for_every_component(default_run):
     df = pd.read_csv(default_run / "results" / "metrics.csv")
-    test = df[(df["split"] == "test") & (df["component"] != "sum")]
+    own = df["input_noise"] == df["model"].map(own_noise())  # each model on its own input
+    test = df[own & (df["split"] == "test") & (df["component"] != "sum")]
     table = test.pivot_table(index=["model", "component"], columns="method", values="rel_rms")
-    assert set(table.index.get_level_values("model")) == {"latlon", "tlon"}
+    assert set(table.index.get_level_values("model")) == {"latlon", "tlon", "noisy", "monthly"}
     assert set(table.index.get_level_values("component")) == {"AO", "H", "I", "S"}
     for baseline in ("zero", "proportional"):
         worse = table[table["unet"] >= table[baseline]]
@@ -48,3 +60,68 @@ def test_default_report_builds(default_run):
     assert result.returncode == 0, result.stderr[-3000:]
     html = (default_run / "report.html").read_text(errors="replace")
     assert "metrics.html" in html and "component_maps.png" in html
+
+
+def test_noise_trained_unet_beats_everything_on_the_noisy_input(default_run):
+    """On the test year's noisy input: the U-Net trained with noise below every baseline on
+    that input (the classical chain filter_pca among them) and below the noise-free U-Net."""
+    noisy = own_noise()["noisy"]
+    df = pd.read_csv(default_run / "results" / "metrics.csv")
+    assert set(df["input_noise"]) >= {"none", noisy}
+    test = df[(df["split"] == "test") & (df["component"] != "sum") & (df["input_noise"] == noisy)]
+    table = test.pivot_table(index=["model", "method"], columns="component", values="rel_rms")
+    ours = table.loc[("noisy", "unet")]
+    rivals = {f"{b} on the noisy input": table.loc[("noisy", b)]
+              for b in ("zero", "proportional", "pca", "filter_pca")}  # fmt: skip
+    rivals["the noise-free U-Net on the noisy input"] = table.loc[("latlon", "unet")]
+    for name, other in rivals.items():
+        worse = ours[ours >= other]
+        assert worse.empty, f"noise-trained U-Net not below {name}:\n{ours}\n{other}"
+
+
+def test_default_apply_products(default_run):
+    """The embedded demonstration through the real-data path: products, report, metrics."""
+    import xarray as xr
+
+    out = default_run / "results" / "apply" / "demo"
+    with xr.open_dataset(out / "separated.nc") as ds:
+        assert ds.attrs["Conventions"] == "CF-1.8" and len(ds.time) == 12
+        for comp in ("AO", "H", "I", "S"):
+            assert f"prediction_{comp}" in ds and f"truth_{comp}" in ds
+        assert "residual" in ds and "time_bnds" in ds
+    regions = pd.read_csv(out / "regional_means.csv")
+    assert {"Greenland", "Antarctica", "Amazon", "Ganges_Brahmaputra"} <= set(regions["region"])
+    for name in ("figures/maps.png", "figures/regional_means.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG", name
+    summary = (out / "summary.html").read_text()
+    assert "Sum of the components" in summary and "Apply versus truth" in summary
+    report = (out / "corrections.yaml").read_text()
+    assert report.count("TN-14") >= 12 and report.count("TN-13") >= 12 and "dropped: []" in report
+
+
+def test_apply_versus_truth_in_the_metrics_table(default_run):
+    df = pd.read_csv(default_run / "results" / "metrics.csv")
+    applied = df[(df["split"] == "apply") & (df["component"] != "sum")]
+    table = applied.pivot_table(index="component", columns="method", values="rel_rms")
+    assert set(table.index) == {"AO", "H", "I", "S"} and set(applied["model"]) == {"monthly"}
+    assert (table["unet"] < table["zero"]).all() and (table["unet"] < table["proportional"]).all()
+    html = (default_run / "results" / "metrics.html").read_text()
+    assert "apply (1999)" in html
+
+
+def test_corrected_series_equals_the_truth(default_run):
+    """C20/C30 replaced, degree 1 inserted and converted, constants rescaled, mean removed: the
+    corrected demonstration series is the truth to the files' 13 significant digits."""
+    import numpy as np
+    from gravsep.formats.series import Series
+    from gravsep.formats.store import read_store
+
+    res = default_run / "results"
+    with Series(res / "apply/demo/series.h5") as s:
+        cs = s.cs
+    truth = sum(read_store(res / f"demo/truth/{c}_1999.h5")[1] for c in ("AO", "H", "I", "S"))
+    truth = truth - truth.mean(axis=0)
+    rel = np.sqrt(((cs - truth) ** 2).sum() / (truth**2).sum())
+    assert rel < 1e-7, rel
+    deg1 = np.abs(cs[:, :, 1] - truth[:, :, 1]).max() / np.abs(truth[:, :, 1]).max()
+    assert deg1 < 1e-8, deg1  # TN-13's 10 digits, after the 1.027/1.021 conversion

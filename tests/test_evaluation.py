@@ -261,9 +261,9 @@ def test_tables(evaluated, tmp_path):
     assert "<table" in page and "proportional" in page and "validation" in page
     table = tables.pivot(merged, "test")
     assert list(table.columns)[0] == "unet"
-    assert table.index.names == ["model", "component"]
-    assert table.loc[("tiny", "AO"), "zero"] == pytest.approx(1.0, rel=1e-5)
-    assert list(table.loc["tiny"].index)[-1] == "sum"
+    assert table.index.names == ["model", "input_noise", "component"]
+    assert table.loc[("tiny", "none", "AO"), "zero"] == pytest.approx(1.0, rel=1e-5)
+    assert list(table.loc[("tiny", "none")].index)[-1] == "sum"
     failures = tables.unet_beats_baselines(merged, split="test")
     assert len(failures) == len(evaluation.BASELINES) * len(COMPONENTS)
     assert all("model bad" in line for line in failures)

@@ -116,6 +116,26 @@ def test_gzip_inside_a_member_is_bounded(tmp_path):
     np.testing.assert_array_equal(cs, read_icgem(text(), nmax=NMAX)[0])
 
 
+@pytest.mark.parametrize("kind", ["pax comment", "gnu long name"])
+def test_huge_extended_header_refused_before_it_is_read(tmp_path, kind):
+    """tarfile reads a PAX header or a GNU long name whole while parsing the next member."""
+    name = member_path(epochs_of(YEAR)[2])
+    raw = io.BytesIO()
+    fmt = tarfile.PAX_FORMAT if kind.startswith("pax") else tarfile.GNU_FORMAT
+    with tarfile.open(fileobj=raw, mode="w", format=fmt) as tar:
+        data = text().encode()
+        info = tarfile.TarInfo(name if fmt == tarfile.PAX_FORMAT else "1995-01/" + "x" * (4 << 20))
+        if fmt == tarfile.PAX_FORMAT:
+            info.pax_headers = {"comment": "y" * (4 << 20)}
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    archive = tmp_path / "mtm_1995_A.tar.gz"
+    archive.write_bytes(gzip.compress(raw.getvalue(), mtime=0))
+    with pytest.raises(ArchiveError, match="extended header of .* bytes") as err:
+        list(iter_members(archive, "A", YEAR, max_file_bytes(NMAX)))
+    assert len(str(err.value)) < 300
+
+
 def test_unicode_digits_in_member_names_refused(tmp_path):
     t = epochs_of(YEAR)[1]
     odd = regular(f"1995-01/mtmshc_A_{t:%Y%m%d}_\uff10\uff16.180", text().encode())  # _０６

@@ -229,6 +229,7 @@ def _config(**training):
 
     repo = __import__("pathlib").Path(__file__).resolve().parents[1]
     config = yaml.safe_load((repo / "config" / "config.yaml").read_text())
+    config.pop("apply")  # it applies the shipped `monthly` model, replaced here
     config["models"] = {
         "flat": {"training": dict(training)},
         "timed": {"dataset": {"sampling": "t_lon"}, "training": dict(training)},

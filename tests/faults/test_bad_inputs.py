@@ -28,7 +28,7 @@ from gravsep.formats.icgem import format_icgem
 pytestmark = [pytest.mark.faults, pytest.mark.workflow]
 
 NMAX = 4
-YEARS = [1995, 1996, 1997, 1998, 1999, 2000]
+YEARS = [1995, 1996, 1997, 1998, 1999, 2000, 2001]
 #: A folder name that runs commands if it ever reaches a shell unquoted.
 HOSTILE = "arch $(touch PWNED) `touch PWNED`; touch PWNED & echo |"
 MARK = "PWNED"
@@ -250,6 +250,16 @@ def absurd_degree(text):
     return text.replace(f"max_degree {NMAX}", "max_degree 100000"), ["max_degree is 100000"]
 
 
+def huge_pax_header(path, letter, year):
+    """A 2 MB archive whose member claims a 64 MB PAX comment (tarfile reads it whole)."""
+    members = [(info, data, tarfile.PAX_FORMAT) for info, data in members_of(letter, year)]
+    info, data, _ = members[EPOCH_K]
+    info.pax_headers = {"comment": "z" * (64 << 20)}
+    members[EPOCH_K] = (info, data, tarfile.PAX_FORMAT)
+    path.write_bytes(tar_blocks(members))
+    return [str(path), "extended header of", "refusing to read it"]
+
+
 def unicode_digits(path, letter, year):
     t = year_epochs(year)[EPOCH_K].astype("datetime64[s]").item()
     name = f"{t:%Y-%m}/mtmshc_{letter}_{t:%Y%m%d}_\uff10\uff16.180"  # hour written ０６
@@ -323,8 +333,9 @@ CASES = [
     ("a 20 kB line", "O", 2000, with_text(long_line), "store"),
     ("header claiming degree 100000", "H", 2000, with_text(absurd_degree), "store"),
     ("full-width digits in a member name", "I", 2000, unicode_digits, "store"),
+    ("64 MB PAX header (bomb)", "S", 2000, huge_pax_header, "store"),
 ]  # fmt: skip
-CONTROL = ("S", 2000)
+CONTROL = ("A", 2001)
 
 
 def local_config(archive_dir, **changes):

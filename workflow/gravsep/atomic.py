@@ -105,3 +105,17 @@ def write_text(path, text, encoding="utf-8"):
     with atomic_output(path) as tmp:
         Path(tmp).write_text(text, encoding=encoding)
     return Path(path)
+
+
+def save_figure(fig, path, **kwargs):
+    """``fig.savefig`` atomically (the format from the suffix, which the temporary keeps)."""
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, **kwargs)
+    return Path(path)
+
+
+def write_csv(frame, path, **kwargs):
+    """``frame.to_csv`` (a pandas DataFrame) atomically."""
+    with atomic_output(path) as tmp:
+        frame.to_csv(tmp, **kwargs)
+    return Path(path)

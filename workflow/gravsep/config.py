@@ -93,16 +93,42 @@ def resolve_models(config):
                         f"defaults.{section}.{key})"
                     )
         # optional keys get their defaults only now: filled into a model's own section, a
-        # default would override what `defaults` says
+        # default would override what `defaults` says (nested sections such as dataset.noise
+        # get theirs too)
+        definitions = load_schema()["definitions"]
         for section in SECTIONS:
-            for key, value in section_defaults(section).items():
-                model[section].setdefault(key, value)
+            fill_defaults(model[section], _inline(definitions[section], definitions))
+        _as_floats(model["dataset"]["noise"], definitions["noise"])
         models[name] = canonical(model)
     return models
 
 
+def _as_floats(values, schema):
+    """Keys the schema types ``number`` as floats (``scale: 2`` and ``2.0`` are one dataset)."""
+    for key, sub in schema["properties"].items():
+        if sub.get("type") == "number" and isinstance(values.get(key), int):
+            values[key] = float(values[key])
+
+
+def _inline(schema, definitions, names=("noise",)):
+    """``schema`` with the properties that refer to ``names`` of the definitions written out,
+    so that :func:`fill_defaults` fills their defaults too."""
+    props = {}
+    for key, sub in schema.get("properties", {}).items():
+        name = sub.get("$ref", "").removeprefix("#/definitions/")
+        props[key] = definitions[name] if name in names else sub
+    return {**schema, "properties": props}
+
+
 def dataset_id(dataset, components):
-    """Short, stable name of a dataset definition (models with equal definitions share it)."""
+    """Short, stable name of a dataset definition (models with equal definitions share it).
+
+    A noise section that adds nothing (model ``none``) is left out, so datasets without noise
+    keep the names they had before noise existed.
+    """
+    dataset = dict(dataset)
+    if dataset.get("noise", {}).get("model", "none") == "none":
+        dataset.pop("noise", None)
     blob = json.dumps({"dataset": dataset, "components": list(components)}, sort_keys=True)
     return f"{dataset['sampling']}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
 
@@ -141,6 +167,8 @@ def check(config):
     for name, model in models.items():
         ds, tr = model["dataset"], model["training"]
         where = f"models.{name}"
+        if "deltat" in ds:
+            _check_windows(years, ds["deltat"], f"{where}.dataset.deltat")
         for key in ("train_years", "validation_years", "test_years"):
             outside = sorted(set(ds[key]) - set(years))
             if outside:
@@ -175,6 +203,7 @@ def check(config):
                 f"{where}.training.slope_weight/shape_weight: the slope and shape losses need "
                 "a time axis in the images (sampling lat_t or t_lon), not lat_lon"
             )
+        _check_noise(where, ds)
         unknown = sorted(set(tr.get("augmentation", {})) - set(comps))
         if unknown:
             raise ConfigError(
@@ -186,27 +215,109 @@ def check(config):
         if net["num_filters_min"] > net["num_filters_max"]:
             raise ConfigError(f"{where}.network.num_filters_min: exceeds num_filters_max")
         _check_sphere_options(where, ds, net, tr)
+    check_apply(config, models)
     return models
+
+
+def model_deltat(model, config):
+    """A resolved model's time step: its dataset's ``deltat``, else ``preprocess.deltat``."""
+    return model["dataset"].get("deltat", config["preprocess"]["deltat"])
+
+
+def model_processing(model, config):
+    """What a model was trained on, in the keys of ``apply.<name>.processing``."""
+    return {
+        "deltat": model_deltat(model, config),
+        "nmax": int(config["data"]["nmax"]),
+        "nmax_flt": int(model["dataset"]["nmax_flt"]),
+        "unit": model["dataset"]["unit"],
+        "components": list(config["preprocess"]["components"]),
+    }
+
+
+def resolve_apply(config):
+    """Every ``apply`` entry with the schema's defaults filled in (in place); returns them."""
+    definition = load_schema()["definitions"]["apply"]
+    for entry in config.get("apply", {}).values():
+        fill_defaults(entry, definition)
+    return config.get("apply", {})
+
+
+def check_apply(config, models):
+    """Cross-key checks of the ``apply`` entries (after :func:`resolve_apply`).
+
+    The processing of the data must be the applied model's (time step, degree, filter, unit,
+    components): a mismatch is refused here, naming the key and both values.
+    """
+    for name, entry in resolve_apply(config).items():
+        where = f"apply.{name}"
+        if entry["model"] not in models:
+            raise ConfigError(
+                f"{where}.model: {entry['model']!r} is not a model of `models:` ({sorted(models)})"
+            )
+        model = models[entry["model"]]
+        trained = model_processing(model, config)
+        for key, value in entry["processing"].items():
+            if value != trained[key]:
+                raise ConfigError(
+                    f"{where}.processing.{key}: the data's {value!r} differs from "
+                    f"{trained[key]!r} of model {entry['model']} (refusing to apply it)"
+                )
+        _check_apply_input(entry, where, model, config)
+        _check_corrections(entry["corrections"], where)
+        for region, area in entry["regions"]["areas"].items():
+            if len(area) != 1:
+                raise ConfigError(
+                    f"{where}.regions.areas.{region}: give exactly one of box, contains"
+                )
+
+
+def _check_apply_input(entry, where, model, config):
+    source, files = entry["input"]["source"], entry["input"]["files"]
+    if source == "files" and not files:
+        raise ConfigError(f"{where}.input.files: no files given (input source files)")
+    if source == "demo":
+        if files:
+            raise ConfigError(
+                f"{where}.input.files: the demo writes its own files; give none (source demo)"
+            )
+        ds = model["dataset"]
+        fitted = set(ds["train_years"]) | set(ds["validation_years"])
+        overlap = sorted(set(config["demo"]["years"]) & fitted)
+        if overlap:
+            raise ConfigError(
+                f"demo.years: {overlap} are training or validation years of model "
+                f"{entry['model']}; the demonstration must lie outside them"
+            )
+
+
+def _check_corrections(corr, where):
+    if corr["c20"]["replace"] and "file" not in corr["c20"]:
+        raise ConfigError(f"{where}.corrections.c20.file: replace is on but no TN-14 file")
+    if corr["degree1"]["insert"] and "file" not in corr["degree1"]:
+        raise ConfigError(f"{where}.corrections.degree1.file: insert is on but no TN-13 file")
+    if corr["degree1"]["insert"] and corr["degree1"]["frame"] == "CM":
+        raise ConfigError(
+            f"{where}.corrections.degree1.frame: degree 1 is zero in the CM frame "
+            "(k'1 = -1); give coefficients in CF or CE"
+        )
+    mean = corr["mean"]
+    if "period" in mean and "file" in mean:
+        raise ConfigError(f"{where}.corrections.mean: give period or file, not both")
+    if "period" in mean and mean["period"][0] > mean["period"][1]:
+        raise ConfigError(f"{where}.corrections.mean.period: {mean['period']} runs backwards")
 
 
 def _check_sphere_options(where, ds, net, tr):
     """The network's sphere and input options against the dataset they need."""
-    if net["padding"] == "periodic" and ds["extent"]["type"] != "global":
-        raise ConfigError(
-            f"{where}.network.padding: periodic needs a global extent (a regional cut-out has "
-            "no periodic longitude and no pole)"
-        )
-    if tr["context_windows"] and ds["sampling"] != "lat_lon":
-        raise ConfigError(
-            f"{where}.training.context_windows: neighbouring windows need sampling lat_lon "
-            f"(neighbouring samples are time steps), not {ds['sampling']}"
-        )
-    for key in ("context_windows", "position_channels"):
-        if tr[key] and ds["random_samples"]:
-            raise ConfigError(
-                f"{where}.training.{key}: random samples mix the time steps; neither "
-                "neighbouring windows nor a time of year belong to a random sample"
-            )
+    needs = [(net["padding"] == "periodic" and ds["extent"]["type"] != "global", "network.padding",
+         "periodic needs a global extent (a regional cut-out has no periodic longitude)"),
+        (tr["context_windows"] and ds["sampling"] != "lat_lon", "training.context_windows",
+         f"neighbouring windows need sampling lat_lon (time steps), not {ds['sampling']}"),
+    ] + [(tr[k] and ds["random_samples"], f"training.{k}", "random samples mix the time steps")
+         for k in ("context_windows", "position_channels")]  # fmt: skip
+    for _bad, key, why in filter(lambda n: n[0], needs):
+        raise ConfigError(f"{where}.{key}: {why}")
 
 
 def _validator(schema):
@@ -237,11 +348,85 @@ def _messages(validator, instance, prefix=""):
     return messages
 
 
-def _check_windows(years, deltat):
+def _check_noise(where, ds):
+    noise = ds.get("noise", {})
+    key = f"{where}.dataset.noise"
+    if noise.get("model") == "files" and not noise.get("folder"):
+        raise ConfigError(f"{key}.folder: model 'files' needs a folder of ICGEM realisations")
+    if noise.get("augment"):
+        if noise.get("model", "none") == "none":
+            raise ConfigError(f"{key}.augment: there is no noise to augment (model none)")
+        if ds["sampling"] != "lat_lon":
+            raise ConfigError(f"{key}.augment: noise augmentation needs sampling lat_lon")
+        if ds["random_samples"]:
+            raise ConfigError(
+                f"{key}.augment: not with random_samples (the stored samples are mixtures, "
+                "the bank's realisations are not)"
+            )
+
+
+#: Dataset keys two models must share for one to be evaluated on the other's dataset.
+COMPATIBLE = ("sampling", "extent", "unit", "nmax_flt", "random_samples")
+
+
+def check_evaluation(config, models):
+    """Cross-evaluations and the noise sweep name existing, compatible models.
+
+    Returns
+    -------
+    list of tuple
+        ``(model, dataset definition)`` of every extra evaluation, in config order.
+    """
+    ev = config.get("evaluation", {})
+    pairs = []
+    for i, item in enumerate(ev.get("cross", [])):
+        where = f"evaluation.cross[{i}]"
+        for key in ("model", "on"):
+            if item[key] not in models:
+                raise ConfigError(
+                    f"{where}.{key}: no model {item[key]!r} (models: {sorted(models)})"
+                )
+        pairs.append((item["model"], models[item["on"]]["dataset"], where))
+    sweep = ev.get("noise_sweep")
+    if sweep:
+        base = sweep["dataset_of"]
+        if base not in models or models[base]["dataset"]["noise"]["model"] == "none":
+            raise ConfigError(
+                f"evaluation.noise_sweep.dataset_of: {base!r} is not a model with noise"
+            )
+        for s in sweep["scales"]:
+            ds = copy.deepcopy(models[base]["dataset"])
+            ds["noise"]["scale"] = float(s)
+            ds["noise"]["augment"] = False  # an evaluation input: no bank
+            if ds["noise"]["scale"] == 0:
+                ds["noise"] = {**ds["noise"], "model": "none", "scale": 1.0, "augment": False}
+            for name in sweep["models"]:
+                if name not in models:
+                    raise ConfigError(f"evaluation.noise_sweep.models: no model {name!r}")
+                pairs.append((name, ds, "evaluation.noise_sweep"))
+    for name, ds, where in pairs:
+        own = models[name]["dataset"]
+        bad = [k for k in COMPATIBLE if own[k] != ds[k]]
+        if bad:
+            raise ConfigError(f"{where}: model {name!r} cannot predict that dataset ({bad} differ)")
+        seen = sorted(
+            set(own["train_years"]) & (set(ds["validation_years"]) | set(ds["test_years"]))
+        )
+        if seen:
+            raise ConfigError(
+                f"{where}: model {name!r} was trained on {seen}, which that dataset evaluates"
+            )
+    return [(name, ds) for name, ds, _ in pairs]
+
+
+def _check_windows(years, deltat, key="preprocess.deltat"):
     """Every year must have a window that starts in it (windows run from 1 January of the
-    first year and end by 1 January after the last, method note §2)."""
+    first year and end by 1 January after the last, method note §2); calendar months always
+    give each year twelve."""
     import datetime as dt
 
+    if deltat == "month":
+        return
     first = dt.datetime(min(years), 1, 1)
     step = dt.timedelta(hours=int(deltat))
     total = (dt.datetime(max(years) + 1, 1, 1) - first) // step  # whole windows
@@ -250,7 +435,7 @@ def _check_windows(years, deltat):
         k = -(-(start - first) // step)  # first window starting on or after 1 January
         if k >= total or first + k * step >= dt.datetime(year + 1, 1, 1):
             raise ConfigError(
-                f"preprocess.deltat: windows of {deltat} h leave year {year} without a window "
+                f"{key}: windows of {deltat} h leave year {year} without a window "
                 f"(data.years {sorted(years)}); use a shorter deltat"
             )
 

@@ -16,6 +16,6 @@ stores = dict(zip(product(sm.params.components, years), sm.input, strict=True))
 build_dataset(
     stores, sm.output[0], sm.params.components, years, ds, ds["nmax_flt"], ds["unit"],
     ds["extent"], ds["sampling"], ds["random_samples"], seed=ds.get("random_seed", 0),
-    dtype=ds["storage_dtype"],
+    dtype=ds["storage_dtype"], noise=ds.get("noise"), deltat=sm.params.deltat,
 )  # fmt: skip
 log.info("wrote %s", sm.output[0])

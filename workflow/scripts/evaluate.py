@@ -1,4 +1,4 @@
-"""Metrics CSV and evaluation HDF5 of one model (rule evaluate)."""
+"""Metrics and evaluation HDF5 of a model (rule evaluate; rule evaluate_on: metrics only)."""
 
 from gravsep import runlog
 
@@ -7,13 +7,15 @@ log = runlog.setup(sm.log[0])
 
 from gravsep.evaluation.evaluate import evaluate
 
+evaluation_h5 = getattr(sm.output, "evaluation", None)  # rule evaluate_on writes none
 df = evaluate(
     sm.input.dataset,
     sm.input.predictions,
-    sm.output.evaluation,
+    evaluation_h5,
     sm.output.metrics,
     sm.params.model,
-    training_log=sm.input.training_log,
+    training_log=getattr(sm.input, "training_log", None),
+    classical=sm.params.classical,
 )
 for (method, split), grp in df.groupby(["method", "split"]):
     log.info(
@@ -22,4 +24,4 @@ for (method, split), grp in df.groupby(["method", "split"]):
         split,
         grp.loc[grp["component"] != "sum", "rel_rms"].mean(),
     )
-log.info("wrote %s and %s", sm.output.evaluation, sm.output.metrics)
+log.info("wrote %s", ", ".join(str(p) for p in (evaluation_h5, sm.output.metrics) if p))

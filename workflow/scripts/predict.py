@@ -1,4 +1,4 @@
-"""Snakemake script of rule ``predict``: predictions of a trained model for every year."""
+"""Predictions of a trained model for a dataset (rule predict; rule predict_on: another dataset)."""
 
 from gravsep import runlog
 

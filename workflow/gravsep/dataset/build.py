@@ -15,6 +15,7 @@ from gravsep.dataset import sampling
 from gravsep.formats.samples import SamplesWriter
 from gravsep.formats.store import Store
 from gravsep.harmonics import filtering, grids, units
+from gravsep.harmonics.noise import NoiseSource, active
 
 
 def regional_window(lat, lon, lat_range, lon_range):
@@ -86,20 +87,6 @@ def component_cube(cs_stokes, nmax_flt, dim, unit="EWH"):
         ``(dim, dim, W)`` cube (lat, lon, t) [m].
     """
     return np.moveaxis(component_grids(cs_stokes, nmax_flt, dim, unit), 0, -1)
-
-
-def _window_mid(path):
-    with Store(path) as f:
-        return f.window_mids(), f.cs[:]
-
-
-def _time_weights(n_in, n_out):
-    """``lo``, ``frac`` of :func:`gravsep.dataset.sampling.resample_time` (same arithmetic)."""
-    if n_in == 1:
-        return np.zeros(n_out, dtype=int), np.zeros(n_out), True
-    pos = np.linspace(0.0, n_in - 1.0, n_out)
-    lo = np.clip(np.floor(pos).astype(int), 0, n_in - 2)
-    return lo, pos - lo, n_in == n_out
 
 
 def _interp(x, lo, frac, same, axis):
@@ -183,12 +170,15 @@ class _Writer:
 
 
 def build_dataset(stores, out, components, years, split, nmax_flt, unit, extent, samp,
-                  random_samples=False, seed=0, dtype="float32"):  # fmt: skip
+                  random_samples=False, seed=0, dtype="float32", noise=None,
+                  deltat=None):  # fmt: skip
     """Write the input-target file of a dataset definition.
 
-    Memory stays bounded: per year, the window grids of every component are held (float64,
-    ``C x W x dim x dim``: 0.4 GiB for four components of 52 weekly windows at 512x512), and
-    the samples are formed and written a block of samples at a time, never as whole cubes.
+    Memory stays bounded: per year, the window grids of every component (and of the noise,
+    with noise) are held (float64, ``C x W x dim x dim``: 0.4 GiB for four components of 52
+    weekly windows at 512x512, 0.1 GiB more for the noise), and the samples are formed and
+    written a block of samples at a time, never as whole cubes; the augmentation bank adds
+    ``bank_size x dim x dim`` (float64 while it is built).
 
     Parameters
     ----------
@@ -215,6 +205,13 @@ def build_dataset(stores, out, components, years, split, nmax_flt, unit, extent,
         Storage type of inputs and targets, a floating type (float32 unless asked otherwise);
         computations are in float64. Datasets are chunked one sample per chunk, the unit the
         training and evaluation readers take.
+    noise : dict, optional
+        The ``dataset.noise`` section (:mod:`gravsep.harmonics.noise`): each window's
+        realisation is added to the summed coefficients of the input before the filter (the
+        targets stay clean); with ``augment``, a bank of realisations for training is stored
+        too.
+    deltat : int or str, optional
+        Time step of the windows (hours or ``"month"``), recorded in the file.
     """
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
@@ -233,42 +230,82 @@ def build_dataset(stores, out, components, years, split, nmax_flt, unit, extent,
         g, g_pinv = sampling.random_mixing(dim, 2 * dim, seed)
     cut = (slice(row0, row0 + dim), slice(col0, col0 + dim))
     header = dict(dim_global=dim_global, nmax=nmax, nmax_flt=nmax_flt, unit=unit,
-                  extent=extent, row0=row0, col0=col0)  # fmt: skip
+                  extent=extent, row0=row0, col0=col0, noise=noise,
+                  deltat=deltat)  # fmt: skip
+    grid = (nmax_flt, dim_global, unit, cut)
+    source = _noise_source(noise, nmax, stores, components, years)
     with SamplesWriter(out, components=components, sampling=samp, lat=lat[cut[0]],
                        lon=lon[cut[1]], split=split, dtype=dtype, g=g, g_pinv=g_pinv,
                        **header) as writer:  # fmt: skip
+        index = 0  # of the window in the whole series (which noise file it gets)
+        train = []  # its windows in the training years (the only ones the bank may use)
         for year in years:
-            wins, mid = _year_windows(stores, components, year, nmax_flt, dim_global, unit, cut)
+            wins, mid, bounds = _year_windows(stores, components, year, *grid)
+            extra = None
+            if source is not None:
+                cs = [source.window(s, e, index + k) for k, (s, e) in enumerate(bounds)]
+                extra = _grids(np.stack(cs), *grid)
+            if year in split.get("train_years", []):
+                train += range(index, index + len(mid))
+            index += len(mid)
             inp, target = writer.add_year(year, len(mid))
-            _write_samples(inp, target, wins, samp, g, dtype)
-            del wins
+            _write_samples(inp, target, wins, samp, g, dtype, extra)
+            del wins, extra
             writer.set_times(year, mid)
+        if source is not None and noise.get("augment"):
+            days = float(np.median(np.diff(bounds, axis=1))) / 86400.0
+            bank = source.bank(noise["bank_size"], days, indices=train)
+            writer.set_noise_bank(_grids(bank, *grid))
+
+
+def _noise_source(noise, nmax, stores, components, years):
+    """The noise of the definition, or None; ``files`` mode checked against the window count."""
+    if not active(noise):
+        return None
+    source = NoiseSource(noise, nmax)
+    n_windows = 0
+    for year in years:
+        with Store(stores[(components[0], year)]) as f:
+            n_windows += len(f)
+    source.check_count(n_windows)
+    return source
+
+
+def _grids(cs, nmax_flt, dim_global, unit, cut):
+    """Filtered EWH grids ``(W, dim, dim)`` of coefficients ``(W, 2, N+1, N+1)``, cut out."""
+    full = component_grids(cs, nmax_flt, dim_global, unit)
+    if full.shape[1:] != (cut[0].stop - cut[0].start, cut[1].stop - cut[1].start):
+        full = np.ascontiguousarray(full[:, cut[0], cut[1]])
+    return full
 
 
 def _year_windows(stores, components, year, nmax_flt, dim_global, unit, cut):
-    """Filtered EWH grids ``(W, dim, dim)`` of every component of a year and their mid-epochs.
+    """Filtered EWH grids ``(W, dim, dim)`` of every component of a year, their mid-epochs and
+    their ``(start, end)`` [s since 1970].
 
     Components are truncated to the shortest (``numt`` windows, method note §3.5).
     """
-    wins, mids = [], []
+    wins, mids, bounds = [], [], None
     for comp in components:
-        mid, cs = _window_mid(stores[(comp, year)])
-        full = component_grids(cs, nmax_flt, dim_global, unit)
-        del cs
-        if full.shape[1:] != (cut[0].stop - cut[0].start, cut[1].stop - cut[1].start):
-            full = np.ascontiguousarray(full[:, cut[0], cut[1]])
-        wins.append(full)
+        with Store(stores[(comp, year)]) as f:
+            mid, cs = f.window_mids(), f.cs[:]
+            if bounds is None:
+                bounds = np.stack([f.time, f.time_end], axis=1)
+        wins.append(_grids(cs, nmax_flt, dim_global, unit, cut))
         mids.append(mid)
-        del full
+        del cs
     numt = min(w.shape[0] for w in wins)
-    return [w[:numt] for w in wins], mids[0][:numt]
+    return [w[:numt] for w in wins], mids[0][:numt], bounds[:numt]
 
 
-def _write_samples(inp, target, wins, samp, g, dtype):
-    """Form a year's samples a block at a time and write them (background writer)."""
+def _write_samples(inp, target, wins, samp, g, dtype, extra=None):
+    """Form a year's samples a block at a time and write them (background writer).
+
+    ``extra`` (grids like the components') is added to the input only: the noise.
+    """
     numt, dim = wins[0].shape[0], wins[0].shape[1]
     n_samples, n_comp = target.shape[0], len(wins)
-    lo, frac, same = _time_weights(numt, dim)
+    lo, frac, same = sampling.time_weights(numt, dim)
     block = max(1, min(n_samples, BLOCK_BYTES // (8 * dim * dim * n_comp)))
     with _Writer() as writer:
         for s0 in range(0, n_samples, block):
@@ -284,6 +321,8 @@ def _write_samples(inp, target, wins, samp, g, dtype):
                 else:
                     total += part  # the input: the sum in float64
                 del part
+            if extra is not None:
+                total += _block_samples(extra, samp, lo, frac, same, sel, mixing)
             writer.put(target, sel, t)
             writer.put(inp, sel, total.astype(dtype, copy=False))
             del t, total

@@ -80,6 +80,25 @@ def resample_time(cube, n_out, axis=-1):
     return np.moveaxis(out, -1, axis)
 
 
+def time_weights(n_in, n_out):
+    """The linear weights of :func:`resample_time` from ``n_in`` to ``n_out`` steps.
+
+    Returns
+    -------
+    lo : numpy.ndarray
+        ``(n_out,)`` int, the lower input step of each output step.
+    frac : numpy.ndarray
+        ``(n_out,)`` weight of step ``lo + 1`` (``1 - frac`` of ``lo``).
+    same : bool
+        No interpolation: ``n_in == n_out`` (or a single input step, repeated).
+    """
+    if n_in == 1:
+        return np.zeros(n_out, dtype=int), np.zeros(n_out), True
+    pos = np.linspace(0.0, n_in - 1.0, n_out)
+    lo = np.clip(np.floor(pos).astype(int), 0, n_in - 2)
+    return lo, pos - lo, n_in == n_out
+
+
 def random_mixing(n_samples, n_out, seed):
     """Random linear combinations of samples (method note §3.7).
 

@@ -13,11 +13,14 @@ Evaluation (output, HDF5), for the first test year
     the data behind the figures: layout in :mod:`gravsep.formats.evaluation`.
 """
 
+import functools
 import logging
 
 import numpy as np
 import pandas as pd
 
+from gravsep.atomic import write_csv
+from gravsep.evaluation import classical as classical_chain
 from gravsep.evaluation import metrics
 from gravsep.evaluation.baselines import BASELINES, training_statistics
 from gravsep.formats.evaluation import Evaluation, write_evaluation
@@ -30,7 +33,7 @@ log = logging.getLogger(__name__)
 
 SPLITS = ("validation", "test")
 NETWORK = "unet"
-CSV_COLUMNS = ["model", "method", "split", "year", "component", "rel_rms"]
+CSV_COLUMNS = ["model", "input_noise", "method", "split", "year", "component", "rel_rms"]
 
 
 def _with_sum(cube):
@@ -39,13 +42,16 @@ def _with_sum(cube):
     return np.concatenate([cube, cube.sum(axis=0, dtype=np.float64)[None].astype(cube.dtype)])
 
 
-def method_rows(model, method, split, year, components, prediction, truth, lat):
+def method_rows(model, method, split, year, components, prediction, truth, lat,
+                input_noise="none"):  # fmt: skip
     """Metric rows (dicts with :data:`CSV_COLUMNS`) of one method and year.
 
     Parameters
     ----------
     prediction, truth : numpy.ndarray
         ``(C, lat, lon, t)`` [m].
+    input_noise : str
+        The noise of the input the method saw (``none`` or the noise definition's short id).
     """
     rel = metrics.relative_rms(prediction, truth, lat)
     rel_sum = metrics.relative_rms(prediction.sum(axis=0), truth.sum(axis=0), lat)
@@ -54,6 +60,7 @@ def method_rows(model, method, split, year, components, prediction, truth, lat):
     return [
         {
             "model": model,
+            "input_noise": input_noise,
             "method": method,
             "split": split,
             "year": int(year),
@@ -129,6 +136,7 @@ def evaluate(
     training_log=None,
     epoch_index=None,
     baselines=None,
+    classical=None,
 ):
     """Evaluate a model's predictions and the baselines on the validation and test years.
 
@@ -136,8 +144,9 @@ def evaluate(
     ----------
     dataset_h5, predictions_h5 : path-like
         Dataset and prediction files (layouts in the module docstring).
-    out_h5 : path-like
-        Evaluation HDF5 written for the first test year.
+    out_h5 : path-like or None
+        Evaluation HDF5 written for the first test year (None: not written, as for a model
+        evaluated on another model's dataset).
     out_csv : path-like
         Metrics CSV.
     model_name : str
@@ -148,19 +157,30 @@ def evaluate(
         Window of maps and degree amplitudes; default the middle window of the test year.
     baselines : dict, optional
         Name -> baseline function; default :data:`gravsep.evaluation.baselines.BASELINES`.
+    classical : dict, optional
+        Settings of the classical chain (:mod:`gravsep.evaluation.classical`), evaluated as
+        baseline ``filter_pca`` on global grids; None: not evaluated.
 
     Returns
     -------
     pandas.DataFrame
         The metrics written to ``out_csv``.
     """
-    baselines = BASELINES if baselines is None else baselines
+    baselines = dict(BASELINES if baselines is None else baselines)
     rows = []
     with Samples(dataset_h5) as samples, Predictions(predictions_h5, samples) as preds:
         test_years = samples.split_years("test")
         if not test_years:
             raise ValueError(f"{dataset_h5} has no test years")
-        stats = training_statistics(samples, eofs="pca" in baselines) if baselines else None
+        if classical is not None and is_global(samples.lat, samples.lon):
+            settings = dict(classical)
+            baselines[classical_chain.NAME] = functools.partial(
+                classical_chain.filter_pca, settings=settings,
+                noise_variance=classical_chain.noise_variance(samples, settings),
+            )  # fmt: skip
+        eofs = "pca" in baselines or classical_chain.NAME in baselines
+        stats = training_statistics(samples, eofs=eofs) if baselines else None
+        noise = samples.noise_id
         for split in SPLITS:
             for year in samples.split_years(split):
                 preds.prediction(year)  # refuse a missing year before the work
@@ -172,11 +192,11 @@ def evaluate(
                 for method in [NETWORK, *baselines]:
                     p = pred if method == NETWORK else baselines[method](summed, stats)
                     new = method_rows(model_name, method, split, year, samples.components, p,
-                                      truth, samples.lat)  # fmt: skip
+                                      truth, samples.lat, noise)  # fmt: skip
                     rows += new
                     relative[method] = [r["rel_rms"] for r in new]
                     del p
-                if split == "test" and year == test_years[0]:
+                if split == "test" and year == test_years[0] and out_h5 is not None:
                     record = evaluation_record(
                         model=model_name, year=year, sampling=samples.sampling,
                         components=samples.components, lat=samples.lat, lon=samples.lon,
@@ -187,5 +207,5 @@ def evaluate(
                     write_evaluation(out_h5, record)
                 del truth, pred, summed
     df = pd.DataFrame(rows, columns=CSV_COLUMNS)
-    df.to_csv(out_csv, index=False, float_format="%.6g")
+    write_csv(df, out_csv, index=False, float_format="%.6g")
     return df

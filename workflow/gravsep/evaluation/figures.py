@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from gravsep.atomic import save_figure
 from gravsep.formats.evaluation import read_evaluation
 from gravsep.formats.training_log import read_training_log
 
@@ -34,9 +35,7 @@ COASTLINE = Path("shapefiles/natural_earth/physical/ne_110m_coastline.shp")
 
 
 def _save(fig, out_png, dpi=110):
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=dpi)
+    save_figure(fig, out_png, dpi=dpi)
 
 
 def _title(f, what):
@@ -405,27 +404,35 @@ def all_figures(evaluation_h5, training_log_h5, outputs, natural_earth=None, mod
         training_curves(training_log_h5, outputs["training_curves"], model=model)
 
 
-def model_comparison(metrics, out_png, split="test"):
+def model_comparison(metrics, out_png, split="test", inputs=None, labels=None):
     """Relative RMS error per component of every model and baseline, side by side.
+
+    One bar per model's U-Net on each input it was evaluated on (its own dataset's, and the
+    other inputs of ``evaluation.cross``), then each baseline once per input noise (baselines
+    depend on the input, not on the model).
 
     Parameters
     ----------
     metrics : pandas.DataFrame
-        The merged metrics table (columns model, method, split, year, component, rel_rms).
+        The merged metrics table (columns of :data:`gravsep.evaluation.evaluate.CSV_COLUMNS`).
     out_png : path-like
     split : str
         ``test`` or ``validation``.
+    inputs : list of str, optional
+        The input noises shown (default all).
+    labels : dict, optional
+        Input noise -> name in the legend (default the noise id).
     """
     df = metrics[(metrics["split"] == split) & (metrics["component"] != "sum")]
-    df = df.groupby(["model", "method", "component"], sort=False)["rel_rms"].mean().reset_index()
+    if "input_noise" not in df:
+        df = df.assign(input_noise="none")
+    if inputs is not None:
+        df = df[df["input_noise"].isin(list(inputs))]
+    keys = ["model", "input_noise", "method", "component"]
+    df = df.groupby(keys, sort=False)["rel_rms"].mean().reset_index()
     components = list(dict.fromkeys(df["component"]))
-    models = list(dict.fromkeys(df["model"]))
-    baselines = [m for m in dict.fromkeys(df["method"]) if m not in ("unet", "zero")]
-    # one bar per model's U-Net, then each baseline once (baselines do not depend on the model
-    # beyond its dataset; the first model's value is shown)
-    bars = [(f"U-Net {m}", df[(df.model == m) & (df.method == "unet")]) for m in models]
-    bars += [(b, df[(df.model == models[0]) & (df.method == b)]) for b in baselines]
-    fig = Figure(figsize=(1.6 + 1.4 * len(components), 4.2))
+    bars = _comparison_bars(df, labels or {})
+    fig = Figure(figsize=(1.6 + 1.4 * len(components) + 0.25 * len(bars), 4.2))
     ax = fig.add_subplot()
     width = 0.8 / max(len(bars), 1)
     x = np.arange(len(components))
@@ -439,5 +446,28 @@ def model_comparison(metrics, out_png, split="test"):
     ax.set_title(f"Models and baselines, {split} year(s)")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     ax.grid(axis="y", alpha=0.3)
-    fig.subplots_adjust(right=0.72)
+    fig.subplots_adjust(right=0.68)
     _save(fig, out_png)
+
+
+def _comparison_bars(df, labels):
+    """``(label, rows)`` of every bar of :func:`model_comparison`."""
+    noises = list(dict.fromkeys(df["input_noise"]))
+
+    def suffix(noise):
+        if len(noises) == 1:
+            return ""
+        return f" ({labels.get(noise, 'clean' if noise == 'none' else noise)} input)"
+
+    runs = list(dict.fromkeys(zip(df["model"], df["input_noise"], strict=True)))
+    bars = []
+    for model, noise in runs:
+        rows = df[(df.model == model) & (df.input_noise == noise) & (df.method == "unet")]
+        bars.append((f"U-Net {model}{suffix(noise)}", rows))
+    for noise in noises:
+        first = next(m for m, n in runs if n == noise)
+        here = df[(df.model == first) & (df.input_noise == noise)]
+        for method in dict.fromkeys(here["method"]):
+            if method not in ("unet", "zero"):
+                bars.append((f"{method}{suffix(noise)}", here[here.method == method]))
+    return bars

@@ -1,7 +1,8 @@
 """Tables of the metrics of all models, and a check that the network beats the baselines.
 
 Input rows are those of :func:`gravsep.evaluation.evaluate.evaluate`: columns
-``model, method, split, year, component, rel_rms`` (relative RMS error, dimensionless).
+``model, input_noise, method, split, year, component, rel_rms`` (relative RMS error,
+dimensionless; ``input_noise`` the noise of the input, ``none`` or the noise definition's id).
 """
 
 import html
@@ -9,9 +10,10 @@ import html
 import numpy as np
 import pandas as pd
 
+from gravsep.atomic import write_csv, write_text
 from gravsep.evaluation.evaluate import CSV_COLUMNS, NETWORK
 
-SPLIT_ORDER = ("test", "validation")
+SPLIT_ORDER = ("test", "validation", "apply")
 
 
 def merge(csv_paths):
@@ -33,9 +35,10 @@ def merge(csv_paths):
     missing = set(CSV_COLUMNS) - set(df.columns)
     if missing:
         raise ValueError(f"metrics tables lack columns {sorted(missing)}")
-    df["model"] = df["model"].astype(str)
-    df["component"] = df["component"].astype(str)
-    return df.sort_values(["model", "split", "year"], kind="stable").reset_index(drop=True)
+    for key in ("model", "input_noise", "component"):
+        df[key] = df[key].astype(str)
+    order = ["model", "input_noise", "split", "year"]
+    return df.sort_values(order, kind="stable").reset_index(drop=True)[CSV_COLUMNS]
 
 
 def _ordered(values, first=()):
@@ -44,7 +47,7 @@ def _ordered(values, first=()):
 
 
 def pivot(df, split):
-    """Relative RMS errors of one split: rows (model, component), columns method.
+    """Relative RMS errors of one split: rows (model, input noise, component), columns method.
 
     Values are means over the split's years (one year per split in the standard setup).
     Components keep their order of appearance with ``sum`` last; the network comes first.
@@ -52,15 +55,14 @@ def pivot(df, split):
     sub = df[df["split"] == split]
     if sub.empty:
         return pd.DataFrame()
-    table = sub.pivot_table(
-        index=["model", "component"], columns="method", values="rel_rms", aggfunc="mean"
-    )
+    keys = ["model", "input_noise", "component"]
+    table = sub.pivot_table(index=keys, columns="method", values="rel_rms", aggfunc="mean")
     comps = _ordered(sub["component"])
     comps = [c for c in comps if c != "sum"] + (["sum"] if "sum" in comps else [])
-    models = _ordered(sub["model"])
-    index = [(m, c) for m in models for c in comps if (m, c) in table.index]
+    runs = list(dict.fromkeys(zip(sub["model"], sub["input_noise"], strict=True)))
+    index = [(m, n, c) for m, n in runs for c in comps if (m, n, c) in table.index]
     methods = _ordered(sub["method"], first=(NETWORK,))
-    table = table.reindex(index=pd.MultiIndex.from_tuples(index, names=["model", "component"]))
+    table = table.reindex(index=pd.MultiIndex.from_tuples(index, names=keys))
     return table[methods]
 
 
@@ -70,8 +72,12 @@ def to_html(df):
         "<h2>Relative RMS prediction errors [%]</h2>",
         "<p>RMS(prediction - truth) / RMS(truth), area-weighted over the grid and the year's "
         "windows; lower is better. Baselines: <em>zero</em> predicts nothing (100 %), "
-        "<em>proportional</em> splits the input by the components' training variances. "
-        "Row <em>sum</em>: error of the summed components.</p>",
+        "<em>proportional</em> splits the input by the components' training variances, "
+        "<em>pca</em> fits the components' training EOFs, <em>filter_pca</em> destripes and "
+        "smooths the input first (the classical chain). <em>input_noise</em>: the noise of the "
+        "input (<em>none</em>, or the noise definition's id). "
+        "Row <em>sum</em>: error of the summed components. Split <em>apply</em>: a model "
+        "applied to Level-2 files whose truth is known (the embedded demonstration).</p>",
     ]
     for split in SPLIT_ORDER:
         table = pivot(df, split)
@@ -105,9 +111,8 @@ def write_tables(csv_paths, out_csv, out_html):
         The merged table.
     """
     df = merge(csv_paths)
-    df.to_csv(out_csv, index=False, float_format="%.6g")
-    with open(out_html, "w", encoding="utf-8") as fh:
-        fh.write(to_html(df))
+    write_csv(df, out_csv, index=False, float_format="%.6g")
+    write_text(out_html, to_html(df))
     return df
 
 
@@ -143,9 +148,10 @@ def unet_beats_baselines(df, split="test", network=NETWORK, components=None):
     failures = []
     if sub.empty:
         return [f"no metrics for split {split!r}"]
-    for (model, year, comp), grp in sub.groupby(["model", "year", "component"], sort=True):
+    keys = ["model", "input_noise", "year", "component"]
+    for (model, noise, year, comp), grp in sub.groupby(keys, sort=True):
         values = grp.groupby("method")["rel_rms"].mean()
-        where = f"model {model}, {split} year {year}, component {comp}"
+        where = f"model {model} (input noise {noise}), {split} year {year}, component {comp}"
         if network not in values.index or not np.isfinite(values[network]):
             failures.append(f"{where}: no {network} result")
             continue

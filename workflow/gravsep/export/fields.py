@@ -7,6 +7,7 @@ them back to lat-lon-t; :func:`window_bounds` gives each window's start and end.
 
 import numpy as np
 
+from gravsep import timestep
 from gravsep.constants import LETTERS
 from gravsep.formats.predictions import Predictions
 from gravsep.formats.samples import Samples
@@ -29,7 +30,8 @@ def _window_hours(mid_seconds, deltat_hours=None):
 def window_bounds(mid_seconds, deltat_hours=None):
     """Window starts and ends [s since 1970] of window mid-epochs [s since 1970].
 
-    Windows are ``deltat_hours`` long and centred on their mid-epochs (method note §3.9).
+    Windows are ``deltat_hours`` long and centred on their mid-epochs (method note §3.9);
+    with ``deltat_hours`` ``"month"`` they are the calendar months holding the mid-epochs.
 
     Returns
     -------
@@ -37,6 +39,8 @@ def window_bounds(mid_seconds, deltat_hours=None):
         ``(numt, 2)`` int64.
     """
     mid = np.asarray(mid_seconds, dtype=np.int64)
+    if timestep.is_month(deltat_hours):
+        return timestep.month_bounds(mid)
     half = int(round(_window_hours(mid, deltat_hours) * 1800.0))
     return np.stack([mid - half, mid + half], axis=-1)
 

@@ -34,7 +34,7 @@ def to_xarray(sep, model="", deltat_hours=None, evaluation_h5=None, history=None
         From :func:`read_separated`.
     model : str
         Model name (attributes ``title``, ``source``).
-    deltat_hours : float, optional
+    deltat_hours : float or "month", optional
         Window length [h] for ``time_bnds``; default the spacing of the windows.
     evaluation_h5 : path-like, optional
         Evaluation file; the relative RMS errors of the first test year are added as

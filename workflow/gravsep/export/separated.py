@@ -39,7 +39,7 @@ def export(
         Model name.
     evaluation_h5 : path-like, optional
         Evaluation file, for the relative errors recorded in the NetCDF attributes.
-    deltat_hours : float, optional
+    deltat_hours : float or "month", optional
         Window length [h]; default the spacing of the windows.
     years : iterable of int, optional
         Default the dataset's test years.

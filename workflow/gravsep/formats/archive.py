@@ -23,6 +23,7 @@ import numpy as np
 
 from gravsep.atomic import atomic_output
 from gravsep.constants import EPOCH_HOURS
+from gravsep.formats.icgem import excerpt
 
 # [0-9], not \d: \d also matches other scripts' digits (a full-width ０６ would pass)
 ARCHIVE_RE = re.compile(r"^mtm_(?P<year>[0-9]{4})_(?P<letter>[A-Z])\.tar\.gz$")
@@ -34,6 +35,35 @@ MEMBER_RE = re.compile(
 #: Default bound of a member's size [bytes] where the degree is not known: a degree-180 file
 #: with sigma columns at a generous line length (:func:`gravsep.formats.icgem.max_file_bytes`).
 MAX_MEMBER_BYTES = 8 << 20
+
+
+#: The most bytes of an extended header (PAX, GNU long name or link) read; ESM members need
+#: none, and a long path is a few hundred bytes.
+MAX_HEADER_BYTES = 64 << 10
+_EXTENDED = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.GNUTYPE_LONGNAME,
+             tarfile.GNUTYPE_LONGLINK)  # fmt: skip
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """A TarInfo that refuses an extended header larger than :data:`MAX_HEADER_BYTES`.
+
+    tarfile reads a PAX header or a GNU long name whole while it parses the next member
+    (``TarInfo._proc_member``), before any check of ours could run: a 2 MB archive could claim
+    a 400 MB name. This hook of tarfile's (``tarinfo=`` of ``tarfile.open``) checks the size
+    first.
+    """
+
+    def _proc_member(self, tarfile_):
+        if self.type in _EXTENDED and self.size > MAX_HEADER_BYTES:
+            raise tarfile.HeaderError(
+                f"an extended header of {self.size} bytes (more than {MAX_HEADER_BYTES})"
+            )
+        return super()._proc_member(tarfile_)
+
+
+def _name(member):
+    """A member's name for messages: at most a short excerpt."""
+    return excerpt(member.name)
 
 
 class ArchiveError(ValueError):
@@ -80,7 +110,7 @@ def year_members(letter, year):
 
 def _check_member(member, archive):
     name = member.name
-    where = f"{archive}: member {name!r}"
+    where = f"{archive}: member {_name(member)}"
     path = PurePosixPath(name)
     if path.is_absolute() or name.startswith(("/", "\\")):
         raise ArchiveError(f"{where} has an absolute path; refusing to read it")
@@ -124,17 +154,17 @@ def iter_members(archive, letter, year, max_bytes):
     archive = Path(archive)
     seen = {}
     try:
-        tar = tarfile.open(archive, mode="r:gz")
+        tar = tarfile.open(archive, mode="r:gz", tarinfo=_BoundedTarInfo)
     except (tarfile.TarError, OSError, EOFError) as err:
         raise ArchiveError(f"{archive}: not a readable tar.gz archive ({err})") from None
     with tar:
         while (member := _next(tar, archive)) is not None:
+            tar.members.clear()  # tarfile keeps every header; nothing here needs them
             _check_member(member, archive)
             if member.isdir():
                 continue
             base = _check_name(member, archive, letter, year, seen)
             yield base, _read_member(tar, member, archive, max_bytes)
-            tar.members.clear()  # tarfile keeps every header; nothing here needs them
         _check_trailer(tar, archive)
     missing = sorted(year_members(letter, year) - set(seen))
     if not seen:
@@ -146,13 +176,17 @@ def iter_members(archive, letter, year, max_bytes):
 def _next(tar, archive):
     try:
         return tar.next()
+    except tarfile.HeaderError as err:
+        if "extended header" in str(err):
+            raise ArchiveError(f"{archive}: {err}; refusing to read it") from None
+        raise ArchiveError(f"{archive}: corrupt or truncated archive ({err})") from None
     except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
         raise ArchiveError(f"{archive}: corrupt or truncated archive ({err})") from None
 
 
 def _check_name(member, archive, letter, year, seen):
     """The member's file name, after checking its form, letter, year and uniqueness."""
-    where = f"{archive}: member {member.name!r}"
+    where = f"{archive}: member {_name(member)}"
     parsed = parse_member_name(member.name)
     if parsed is None:
         raise ArchiveError(f"{where} is not named mtmshc_<C>_<YYYYMMDD>_<HH>.180")
@@ -163,13 +197,13 @@ def _check_name(member, archive, letter, year, seen):
         raise ArchiveError(f"{where} is not of year {year}")
     base = PurePosixPath(member.name).name
     if base in seen:
-        raise ArchiveError(f"{where} duplicates {seen[base]!r}")
+        raise ArchiveError(f"{where} duplicates {excerpt(seen[base])}")
     seen[base] = member.name
     return base
 
 
 def _read_member(tar, member, archive, max_bytes):
-    where = f"{archive}: member {member.name!r}"
+    where = f"{archive}: member {_name(member)}"
     if member.size > max_bytes:
         raise ArchiveError(
             f"{where} holds {member.size} bytes, more than a coefficient file of this degree "

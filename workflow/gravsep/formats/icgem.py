@@ -161,7 +161,7 @@ def _diagnose(body, first_line, ncol, name):
     raise ICGEMError(f"{name}: coefficient lines could not be parsed")
 
 
-def read_icgem(source, nmax=None, max_degree=MAX_DEGREE):
+def read_icgem(source, nmax=None, max_degree=MAX_DEGREE, min_degree=0):
     """Read an ICGEM file.
 
     Every size is bounded before it is read or allocated: the file (or its decompressed
@@ -178,6 +178,9 @@ def read_icgem(source, nmax=None, max_degree=MAX_DEGREE):
         once). Default: the header's ``max_degree``, else the largest n found.
     max_degree : int
         The highest degree accepted when ``nmax`` is not given.
+    min_degree : int
+        Lines of lower degrees may be absent (read as zero): 2 for Level-2 gravity fields,
+        whose files may lack degrees 0 and 1. Every (n, m) from ``min_degree`` on must appear.
 
     Returns
     -------
@@ -254,14 +257,8 @@ def read_icgem(source, nmax=None, max_degree=MAX_DEGREE):
             f"{name}, line {line_of(int(rows[1]))}: coefficient n={dup // (nmax + 1)}, "
             f"m={dup % (nmax + 1)} appears again (first on line {line_of(int(rows[0]))})"
         )
-    expected = (nmax + 1) * (nmax + 2) // 2
-    if nlines != expected:
-        nn, mm = np.tril_indices(nmax + 1)
-        missing = np.flatnonzero(counts[nn * (nmax + 1) + mm] == 0)[0]
-        raise ICGEMError(
-            f"{name}: {expected - nlines} coefficient line(s) missing for degree {nmax}, "
-            f"first n={nn[missing]}, m={mm[missing]} (truncated file?)"
-        )
+    if nlines != (nmax + 1) * (nmax + 2) // 2:
+        _check_complete(counts, nmax, min_degree, name)
     cs = np.zeros((2, nmax + 1, nmax + 1))
     cs[0, n, m] = columns[0]
     cs[1, n, m] = columns[1]
@@ -271,6 +268,18 @@ def read_icgem(source, nmax=None, max_degree=MAX_DEGREE):
     header["errors"] = header.get("errors", "calibrated" if ncol == 6 else "no")
     header["norm"] = "fully_normalized"
     return cs, header
+
+
+def _check_complete(counts, nmax, min_degree, name):
+    """Refuse a missing (n, m) of degree ``min_degree`` or more, naming the first."""
+    nn, mm = np.tril_indices(nmax + 1)
+    absent = (counts[nn * (nmax + 1) + mm] == 0) & (nn >= min_degree)
+    if absent.any():
+        missing = np.flatnonzero(absent)[0]
+        raise ICGEMError(
+            f"{name}: {int(absent.sum())} coefficient line(s) missing for degree {nmax}, "
+            f"first n={nn[missing]}, m={mm[missing]} (truncated file?)"
+        )
 
 
 def _parse_general(body, first_line, name):

@@ -10,16 +10,25 @@ root attributes
     ``components`` (list of str), ``sampling`` (``lat_lon`` | ``lat_t`` | ``t_lon``),
     ``dim``, ``dim_global``, ``nmax``, ``nmax_flt``, ``unit``, ``extent`` (JSON),
     ``row0``, ``col0`` (the regional cut-out's first row and column in the global grid),
-    ``random_samples`` (bool), ``train_years``, ``validation_years``, ``test_years`` (ints).
+    ``random_samples`` (bool), ``train_years``, ``validation_years``, ``test_years`` (ints),
+    ``deltat`` (the windows' time step: hours as text, e.g. ``"168"``, or ``"month"``; absent
+    in files written before it was recorded), ``targets`` (bool: false in a file of inputs
+    alone, e.g. Level-2 data to separate, which has no ``target`` datasets).
 ``/lat``, ``/lon`` (dim,) float64 [degrees]
 ``/years/<YYYY>/input`` (S, dim, dim) [m EWH], the sum of the targets
-``/years/<YYYY>/target`` (S, dim, dim, C) [m EWH]
+``/years/<YYYY>/target`` (S, dim, dim, C) [m EWH] (absent where ``targets`` is false)
     both of the storage type (float32 unless asked otherwise), one sample per chunk
 ``/years/<YYYY>/time`` (numt,) int64 window mid-epochs [s since 1970], ``doy`` (numt,)
     day of year [days, 1 = 1 January 00 h]; group attribute ``numt`` (windows of the year)
 ``/random/g`` (S, dim), ``/random/g_pinv`` (dim, S)
     only with random samples (method note §3.7): stored samples are ``g @ samples``, the
     originals ``g_pinv @ stored``.
+root attributes ``noise`` (the noise definition, JSON) and ``noise_id`` (``none`` or
+    ``<model>-<hash>``, :func:`gravsep.harmonics.noise.noise_id`): the input holds the targets'
+    sum plus that noise (filtered like the targets).
+``/noise/bank`` (K, dim, dim) float32 [m EWH]
+    only with noise augmentation: realisations (filtered, on the grid of the samples) that
+    training adds to the clean sum of the targets, a fresh draw for every sample and epoch.
 
 S is ``dim`` (``2 dim`` with random samples). Times of the samples themselves: the ``numt``
 windows resampled linearly to ``dim`` steps (:func:`gravsep.dataset.sampling.resample_time`).
@@ -32,6 +41,7 @@ import numpy as np
 
 from gravsep.dataset.sampling import read_cube
 from gravsep.formats.hdf5 import HDF5Reader, HDF5Writer, as_str, as_str_list, int_list
+from gravsep.harmonics.noise import noise_id
 
 #: The splits of a dataset, in the order of their attributes.
 SPLITS = ("train", "validation", "test")
@@ -54,27 +64,36 @@ class SamplesWriter(HDF5Writer):
         Storage type of input and target.
     g, g_pinv : numpy.ndarray, optional
         Random mixing and its pseudo-inverse.
+    targets : bool
+        Whether the years have targets (False: inputs alone).
     **attrs
         ``dim_global``, ``nmax``, ``nmax_flt``, ``unit``, ``extent`` (dict), ``row0``,
-        ``col0``.
+        ``col0``, ``deltat`` (hours or ``"month"``; None: not recorded).
     """
 
     def _create(self, *, components, sampling, lat, lon, split, dtype, g=None, g_pinv=None,
-                **attrs):  # fmt: skip
+                targets=True, **attrs):  # fmt: skip
         self.dtype = np.dtype(dtype)
+        self.targets = bool(targets)
         self.n_comp = len(components)
         self.dim = len(lat)
         self.n_samples = self.dim if g is None else int(g.shape[0])
         h = self.file
         extent = json.dumps(attrs.pop("extent", {"type": "global"}))
+        noise = attrs.pop("noise", None)
+        h.attrs["noise"] = json.dumps(noise or {"model": "none"}, sort_keys=True)
+        h.attrs["noise_id"] = noise_id(noise)
         h.attrs.update(
             components=list(components), sampling=sampling, dim=self.dim,
             dim_global=attrs.pop("dim_global", self.dim), nmax=attrs.pop("nmax", 0),
             nmax_flt=int(attrs.pop("nmax_flt", 0)), unit=attrs.pop("unit", "EWH"),
             extent=extent, row0=attrs.pop("row0", 0), col0=attrs.pop("col0", 0),
-            random_samples=g is not None,
+            random_samples=g is not None, targets=self.targets,
             **{f"{s}_years": list(split.get(f"{s}_years", [])) for s in SPLITS},
         )  # fmt: skip
+        deltat = attrs.pop("deltat", None)
+        if deltat is not None:
+            h.attrs["deltat"] = str(deltat)
         if attrs:
             raise TypeError(f"unknown samples.h5 attributes {sorted(attrs)}")
         h["lat"] = np.asarray(lat, dtype=np.float64)
@@ -84,15 +103,22 @@ class SamplesWriter(HDF5Writer):
             h["random/g"] = g
             h["random/g_pinv"] = g_pinv
 
+    def set_noise_bank(self, bank):
+        """The augmentation bank ``(K, dim, dim)`` [m EWH] (stored as float32)."""
+        self.file.create_dataset("noise/bank", data=np.asarray(bank, dtype=np.float32))
+
     def add_year(self, year, numt):
-        """Create a year's datasets; returns ``(input, target)`` to fill (h5py datasets)."""
+        """Create a year's datasets; returns ``(input, target)`` to fill (h5py datasets;
+        ``target`` is None in a file of inputs alone)."""
         grp = self.file.create_group(f"years/{int(year)}")
         grp.attrs["numt"] = int(numt)
         dim, s = self.dim, self.n_samples
-        target = grp.create_dataset(
-            "target", shape=(s, dim, dim, self.n_comp), dtype=self.dtype,
-            chunks=(1, dim, dim, self.n_comp),
-        )  # fmt: skip
+        target = None
+        if self.targets:
+            target = grp.create_dataset(
+                "target", shape=(s, dim, dim, self.n_comp), dtype=self.dtype,
+                chunks=(1, dim, dim, self.n_comp),
+            )  # fmt: skip
         inp = grp.create_dataset("input", shape=(s, dim, dim), dtype=self.dtype,
                                  chunks=(1, dim, dim))  # fmt: skip
         return inp, target
@@ -121,12 +147,16 @@ class Samples(HDF5Reader):
     dim : int
     lat, lon : numpy.ndarray
         ``(dim,)`` [degrees].
-    g_pinv : numpy.ndarray or None
-        Pseudo-inverse of the random mixing.
+    g, g_pinv : numpy.ndarray or None
+        The random mixing and its pseudo-inverse.
     years : list of int
         Every year in the file.
     attrs : dict
         All root attributes.
+    has_targets : bool
+        False for a file of inputs alone.
+    deltat : int, str or None
+        Time step of the windows (hours, ``"month"``, or None where not recorded).
     """
 
     def _open(self):
@@ -139,11 +169,30 @@ class Samples(HDF5Reader):
         self.lat = f["lat"][()] if "lat" in f else None
         self.lon = f["lon"][()] if "lon" in f else None
         self.g_pinv = f["random/g_pinv"][()] if "random/g_pinv" in f else None
+        self.g = f["random/g"][()] if "random/g" in f else None
         self.years = sorted(int(y) for y in f["years"]) if "years" in f else []
+        self.has_targets = bool(a["targets"]) if "targets" in a else True
+        deltat = as_str(a["deltat"]) if "deltat" in a else None
+        self.deltat = int(deltat) if deltat is not None and deltat.isdigit() else deltat
         for y in self.years:
+            if not self.has_targets:
+                continue
             xs, ts = self.input(y).shape, self.target(y).shape
             if ts[:3] != xs or ts[-1] != len(self.components):
                 raise ValueError(f"{path}: year {y}: input {xs} and target {ts} differ")
+
+    @property
+    def noise_id(self):
+        """``none`` or the noise definition's short id (:mod:`gravsep.harmonics.noise`)."""
+        return as_str(self.attrs.get("noise_id", "none"))
+
+    def noise(self):
+        """The noise definition (dict; ``{"model": "none"}`` for a clean input)."""
+        return json.loads(as_str(self.attrs.get("noise", '{"model": "none"}')))
+
+    def noise_bank(self):
+        """The augmentation bank ``(K, dim, dim)`` float32 [m], or None."""
+        return self.file["noise/bank"][()] if "noise/bank" in self.file else None
 
     def check_splits(self):
         """Raise ValueError unless every year of every split is in the file."""

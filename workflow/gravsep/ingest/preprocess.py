@@ -8,6 +8,7 @@ from datetime import datetime
 
 import numpy as np
 
+from gravsep import timestep
 from gravsep.constants import EPOCH_HOURS
 from gravsep.formats.store import Store, StoreWriter, from_seconds, to_seconds
 
@@ -69,19 +70,21 @@ def _open_all(paths):
 
 
 def window_edges(years, deltat):
-    """Start and end of the consecutive ``deltat``-hour windows over ``years``.
+    """Start and end of the consecutive ``deltat`` windows over ``years``.
 
-    Windows start at 1 January 00 h of the first year and follow each other without gap;
-    the last window ends no later than 1 January of the year after the last year (a trailing
-    partial window is dropped).
+    Windows of whole hours start at 1 January 00 h of the first year and follow each other
+    without gap; the last window ends no later than 1 January of the year after the last year
+    (a trailing partial window is dropped). With ``deltat`` ``"month"`` the windows are the
+    calendar months (:func:`gravsep.timestep.month_edges`).
 
     Returns
     -------
     start, end : numpy.ndarray
         ``datetime64[s]``.
     """
-    if deltat % EPOCH_HOURS or deltat <= 0:
-        raise ValueError(f"deltat must be a positive multiple of {EPOCH_HOURS} h, got {deltat}")
+    deltat = timestep.check(deltat)
+    if timestep.is_month(deltat):
+        return timestep.month_edges(min(years), max(years))
     first = np.datetime64(f"{min(years):04d}-01-01T00:00:00", "s")
     stop = np.datetime64(f"{max(years) + 1:04d}-01-01T00:00:00", "s")
     step = np.timedelta64(int(deltat) * 3600, "s")
@@ -110,6 +113,9 @@ def window_name(component, start, end):
 def window_means(stores, out, component, years, deltat, year):
     """Mean of the 6-hourly fields in each ``deltat`` window that starts in ``year``.
 
+    Each window averages the epochs it holds: ``deltat / 6`` of them for windows of whole
+    hours, 112 to 124 for calendar months (``deltat`` ``"month"``).
+
     Parameters
     ----------
     stores : list of path-like
@@ -127,7 +133,6 @@ def window_means(stores, out, component, years, deltat, year):
     try:
         times = [f.time for f in files]
         step = EPOCH_HOURS * 3600
-        k = int(deltat) // EPOCH_HOURS
         ref = files[0]
         nmax = ref.nmax
         with StoreWriter(
@@ -136,6 +141,7 @@ def window_means(stores, out, component, years, deltat, year):
             w.set_window_ends(to_seconds(end))
             for i, (s, e) in enumerate(zip(to_seconds(start), to_seconds(end), strict=True)):
                 want = np.arange(s, e, step)
+                k = want.size  # deltat / 6 h, or the epochs of a calendar month
                 total = np.zeros((2, nmax + 1, nmax + 1))
                 found = 0
                 for f, t in zip(files, times, strict=True):

@@ -143,6 +143,21 @@ def land_mask(lat_deg, lon_deg, shapefile=None):
     return mask
 
 
+def polygon_mask(lat_deg, lon_deg, point, shapefile=None):
+    """The land polygon(s) containing ``point`` (lat, lon [degrees]) on a grid, ``(nlat, nlon)``
+    bool (all False where the point is at sea)."""
+    import shapely
+
+    lat2, lon2 = _mesh(lat_deg, lon_deg)
+    geoms, _ = _land_polygons(str(_shapefile_path(shapefile)))
+    target = shapely.Point(float(_wrap(point[1])), float(point[0]))
+    mask = np.zeros(lat2.shape, dtype=bool)
+    for g in geoms:
+        if g.contains(target):
+            mask |= _contains(g, lat2, lon2)
+    return mask
+
+
 def _box(lat2, lon2, boxes):
     sel = np.zeros(lat2.shape, dtype=bool)
     for lat0, lat1, lon0, lon1 in boxes:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gravsep.atomic import save_figure
 from gravsep.constants import LETTERS
 from gravsep.harmonics.units import stokes_to_ewh
 from gravsep.synthetic.model import LETTER_ORDER, epoch_coefficients, grid_modes, model_epochs
@@ -144,7 +145,7 @@ def plot_component_maps(model, path, natural_earth=None, year=None, dim=None, le
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -196,5 +197,5 @@ def plot_degree_amplitudes(model, path, year=None):
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)

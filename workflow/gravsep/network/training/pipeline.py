@@ -42,10 +42,23 @@ class EpochPipeline:
         [m].
     strategy : tf.distribute.Strategy, optional
         The batches are distributed over its replicas.
+    noise_bank : numpy.ndarray, optional
+        ``(K, rows, cols)`` noise realisations [m] of single windows (lat_lon samples): each
+        training sample's input becomes the sum of its targets plus ``(1 - f) A + f B``, two
+        realisations drawn (and, on a global grid, rolled by a random number of longitude
+        columns) from the sample's seed, so every epoch sees fresh noise. ``f`` is the sample's
+        weight in the time resampling of the windows (``noise_frac``): the stored samples'
+        noise is such a blend of two windows' draws, so both have the same variance. With
+        context windows every window is re-summed from its targets and gets its own draw
+        (with the sample's ``f``).
+    noise_frac : numpy.ndarray, optional
+        ``(n,)`` that weight per training sample (global index); default 0.
+    roll_noise : bool
+        Roll the drawn realisations along longitude (only where the grid is global).
     """
 
     def __init__(self, source, *, seed, batch_size, specs, target_scales, input_scale,
-                 strategy=None):  # fmt: skip
+                 strategy=None, noise_bank=None, noise_frac=None, roll_noise=True):  # fmt: skip
         import tensorflow as tf
 
         from gravsep.network import augment
@@ -55,8 +68,14 @@ class EpochPipeline:
         self.specs = specs
         self.augmenting = augment.is_active(specs)
         self.windows = source.features.windows
-        # the neighbours' targets are only needed to re-sum augmented neighbours
-        self.target_context = self.augmenting and self.windows > 1
+        self.noise_bank = None if noise_bank is None else np.asarray(noise_bank, np.float32)
+        self.noise_frac = np.zeros(source.n, np.float32) if noise_frac is None else np.asarray(
+            noise_frac, np.float32)  # fmt: skip
+        self.roll_noise = bool(roll_noise)
+        self._bank = self._frac = None
+        # the neighbours' targets are only needed to re-sum augmented or re-noised neighbours
+        resummed = self.augmenting or self.noise_bank is not None
+        self.target_context = resummed and self.windows > 1
         self.scales_tf = tf.constant(np.asarray(target_scales).astype(np.float32))
         self.in_scale_tf = tf.constant(np.float32(input_scale))
         self.strategy = strategy
@@ -71,6 +90,10 @@ class EpochPipeline:
         import tensorflow as tf
 
         self._memory_tensors()  # eagerly, before tracing: captured, not graph constants
+        if self.noise_bank is not None and self._bank is None:
+            with tf.device("/cpu:0"):
+                self._bank = tf.constant(self.noise_bank)
+                self._frac = tf.constant(self.noise_frac)
         ds = tf.data.Dataset.range(first, last).flat_map(self.epoch_batches)
         ds = ds.prefetch(tf.data.AUTOTUNE)
         if self.strategy is not None:
@@ -97,20 +120,23 @@ class EpochPipeline:
         return self._streamed_samples(epoch)
 
     def prepare(self, x, y, seed, i):
-        """Graph op of the pipeline: augment (seeded by ``seed``), re-sum, scale, add positions."""
+        """Graph op of the pipeline: augment (seeded by ``seed``), re-sum, add noise, scale,
+        add positions."""
         import tensorflow as tf
 
         from gravsep.network import augment
 
         if self.augmenting:
             pairs = [augment.augment_pair(y[w], self.specs, seed) for w in range(y.shape[0])]
+            y = tf.stack([p[1] for p in pairs])
             if self.target_context:
                 x = tf.stack([p[0] for p in pairs])
             else:
                 x = pairs[0][0][None]
-            target = pairs[0][1]
-        else:
-            target = y[0]
+        target = y[0]
+        if self.noise_bank is not None:
+            sums = [tf.reduce_sum(y[w], axis=-1) for w in range(y.shape[0])]
+            x = tf.stack([s + self._noise_draw(seed, w) for w, s in enumerate(sums)])
         features = tf.transpose(x, [1, 2, 0]) / self.in_scale_tf
         pos_rows, pos_cols, weights = self._memory_tensors()[2:]
         if pos_rows is not None:
@@ -118,6 +144,21 @@ class EpochPipeline:
             pos = tf.transpose(rows[:, :, None] + cols[:, None, :], [1, 2, 0])
             features = tf.concat([features, pos], axis=-1)
         return features, target / self.scales_tf, tf.gather(weights, i)
+
+    def _noise_draw(self, seed, window=0):
+        """The sample's noise: a blend of two bank realisations, picked (and rolled) by its
+        seed (and the context window's position), with its time-resampling weight."""
+        import tensorflow as tf
+
+        k, cols = self.noise_bank.shape[0], self.noise_bank.shape[-1]
+        key = tf.stack([seed[0] + window * (1 << 50), seed[1] + (1 << 40)])
+        draw = tf.random.stateless_uniform([4], seed=key)
+        picks = tf.gather(self._bank, tf.cast(draw[:2] * k, tf.int64) % k)  # (2, rows, cols)
+        if self.roll_noise:
+            shifts = tf.cast(draw[2:] * cols, tf.int32) % cols
+            picks = tf.stack([tf.roll(picks[j], shifts[j], axis=1) for j in range(2)])
+        f = tf.gather(self._frac, seed[1] % self.source.n)
+        return (1.0 - f) * picks[0] + f * picks[1]
 
     # ---- tensors held by the graph: samples (in memory), neighbours, positions, weights
 

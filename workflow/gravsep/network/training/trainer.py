@@ -9,7 +9,11 @@ it; benchmarks and tests use its parts.
 import logging
 from pathlib import Path
 
+import numpy as np
+
+from gravsep.dataset.sampling import time_weights
 from gravsep.formats.samples import SPLITS, Samples
+from gravsep.harmonics.grids import is_global
 from gravsep.network.training.data import split_sources
 from gravsep.network.training.options import TrainingOptions, check_dataset, resolve_switch
 from gravsep.network.training.pipeline import EpochPipeline
@@ -69,6 +73,9 @@ class Trainer:
             self.sources, self.in_memory = split_sources(
                 samples, in_memory_limit, chunk, features, self.image_weights(options)
             )
+            noise = samples.noise_bank() if samples.noise().get("augment") else None
+            noise_frac = _resampling_weights(samples, self.split_years["train"])
+            roll_noise = is_global(samples.lat, samples.lon)
         self.target_scales, self.input_scale = self.sources["train"].scales(
             options.target_scaling, self.n_comp
         )
@@ -94,7 +101,11 @@ class Trainer:
         self.pipeline = EpochPipeline(
             self.sources["train"], seed=options.seed, batch_size=self.batch_size, specs=specs,
             target_scales=self.target_scales, input_scale=self.input_scale, strategy=strategy,
+            noise_bank=noise, noise_frac=noise_frac, roll_noise=roll_noise,
         )  # fmt: skip
+        if noise is not None:
+            log.info("noise augmentation: a draw from a bank of %d realisations per sample "
+                     "and epoch", len(noise))  # fmt: skip
 
     def image_weights(self, options):
         """Loss weight of each sample index within a year: the area weights of the ``t_lon``
@@ -134,3 +145,11 @@ class Trainer:
             self.sampling, self.target_scales, self.input_scale, self.features.names,
             self.options.network["padding"],
         )  # fmt: skip
+
+
+def _resampling_weights(samples, years):
+    """Per training sample (file order), the weight of the later window in its time
+    resampling (lat_lon samples: one per time step)."""
+    return np.concatenate(
+        [time_weights(samples.numt(y), samples.count(y))[1] for y in years] or [np.zeros(0)]
+    ).astype(np.float32)
