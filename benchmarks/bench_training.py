@@ -252,28 +252,30 @@ def pipeline_overhead(dataset, epochs):
     rng = np.random.default_rng(0)
     full = n_steps * tr.batch_size
     n_last = tr.sources["train"].n - (n_steps - 1) * tr.batch_size
+    channels = tr.features.channels
     fake = [
         (
-            tf.constant(rng.normal(size=(b, tr.dim, tr.dim)).astype(np.float32)),
+            tf.constant(rng.normal(size=(b, tr.dim, tr.dim, channels)).astype(np.float32)),
             tf.constant(rng.normal(size=(b, tr.dim, tr.dim, tr.n_comp)).astype(np.float32)),
+            tf.ones([b], tf.float32),
         )
         for b in [tr.batch_size] * (n_steps - 1) + [n_last]
     ]
-    assert sum(int(x.shape[0]) for x, _ in fake) == tr.sources["train"].n <= full
+    assert sum(int(x.shape[0]) for x, _, _ in fake) == tr.sources["train"].n <= full
 
     batches = iter(tr.epochs_dataset(0, 2 * epochs + 2))  # one pipeline, as train() uses it
 
     def real_epoch(e):
         t0 = time.perf_counter()
         for _ in range(n_steps):
-            xb, yb = next(batches)
-            float(tr.train_step(xb, yb))
+            xb, yb, wb = next(batches)
+            float(tr.train_step(xb, yb, wb))
         return (time.perf_counter() - t0) / n_steps
 
     def fake_epoch():
         t0 = time.perf_counter()
-        for xb, yb in fake:
-            float(tr.train_step(xb, yb))
+        for xb, yb, wb in fake:
+            float(tr.train_step(xb, yb, wb))
         return (time.perf_counter() - t0) / n_steps
 
     real_epoch(0)

@@ -151,7 +151,7 @@ def test_schema_requires_data(raw):
 
 def test_check_passes_and_resolves(config):
     models = check(config)
-    assert set(models) == {"latlon", "tlon", "noisy", "monthly"}
+    assert set(models) == {"latlon", "tlon", "sphere", "noisy", "monthly"}
     assert models["monthly"]["dataset"]["deltat"] == "month"
     assert models["tlon"]["dataset"]["sampling"] == "t_lon"
     assert models["latlon"]["dataset"]["sampling"] == "lat_lon"
