@@ -24,6 +24,11 @@ batch size (8) and the same synthetic dataset (2 training years, 1 validation, 1
     compiled step fed with in-memory random tensors. Goal: < 5 %.
 (c) GPU: the project's epoch with mixed precision and XLA off and on; skipped (printed) when
     no GPU is visible.
+(d) Full-size training step (``--full-dim``, default 512 x 512, filters 64..512, batch 1) on
+    CPU: the paper's network (zero padding, one input channel, unweighted loss) against the
+    one with the sphere options (``network.padding: periodic``, ``training.context_windows:
+    2``, ``position_channels``, ``area_weighted_loss``); median of ``--full-steps`` compiled
+    steps after one warm-up; printed as the options' cost relative to the paper's step.
 
 Timings are medians over ``--repeats`` repetitions. The last line prints the ratios.
 """
@@ -247,28 +252,30 @@ def pipeline_overhead(dataset, epochs):
     rng = np.random.default_rng(0)
     full = n_steps * tr.batch_size
     n_last = tr.sources["train"].n - (n_steps - 1) * tr.batch_size
+    channels = tr.features.channels
     fake = [
         (
-            tf.constant(rng.normal(size=(b, tr.dim, tr.dim)).astype(np.float32)),
+            tf.constant(rng.normal(size=(b, tr.dim, tr.dim, channels)).astype(np.float32)),
             tf.constant(rng.normal(size=(b, tr.dim, tr.dim, tr.n_comp)).astype(np.float32)),
+            tf.ones([b], tf.float32),
         )
         for b in [tr.batch_size] * (n_steps - 1) + [n_last]
     ]
-    assert sum(int(x.shape[0]) for x, _ in fake) == tr.sources["train"].n <= full
+    assert sum(int(x.shape[0]) for x, _, _ in fake) == tr.sources["train"].n <= full
 
     batches = iter(tr.epochs_dataset(0, 2 * epochs + 2))  # one pipeline, as train() uses it
 
     def real_epoch(e):
         t0 = time.perf_counter()
         for _ in range(n_steps):
-            xb, yb = next(batches)
-            float(tr.train_step(xb, yb))
+            xb, yb, wb = next(batches)
+            float(tr.train_step(xb, yb, wb))
         return (time.perf_counter() - t0) / n_steps
 
     def fake_epoch():
         t0 = time.perf_counter()
-        for xb, yb in fake:
-            float(tr.train_step(xb, yb))
+        for xb, yb, wb in fake:
+            float(tr.train_step(xb, yb, wb))
         return (time.perf_counter() - t0) / n_steps
 
     real_epoch(0)
@@ -280,6 +287,43 @@ def pipeline_overhead(dataset, epochs):
     return statistics.median(real), statistics.median(synthetic)
 
 
+def full_size_step_seconds(dim, steps, sphere_options):
+    """Median seconds of one compiled training step of the full-size network (batch 1)."""
+    import keras
+    import tensorflow as tf
+    from gravsep.network.features import InputFeatures
+    from gravsep.network.losses import SeparationLoss, area_weights
+    from gravsep.network.unet import build_unet
+
+    features = InputFeatures(2, True) if sphere_options else InputFeatures()
+    network = NETWORK | {"num_filters_min": 64, "num_filters_max": 512,
+                         "padding": "periodic" if sphere_options else "zeros"}  # fmt: skip
+    keras.utils.set_random_seed(1)
+    model = build_unet(dim, len(COMPONENTS), network, in_channels=features.channels)
+    rows = area_weights(90 - 180 * np.arange(dim) / dim) if sphere_options else None
+    loss_fn = SeparationLoss(len(COMPONENTS), "signal_weighted_MSE", row_weights=rows)
+    optimizer = keras.optimizers.Adam(1e-5)
+    rng = np.random.default_rng(0)
+    y = tf.constant(rng.uniform(-0.5, 0.5, (1, dim, dim, len(COMPONENTS))).astype(np.float32))
+    x = tf.constant(rng.uniform(-1, 1, (1, dim, dim, features.channels)).astype(np.float32))
+
+    @tf.function
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(x, y, model(x, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    float(step(x, y))  # trace and warm up
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        float(step(x, y))
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -288,6 +332,8 @@ def main(argv=None):
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per repetition")
+    parser.add_argument("--full-dim", type=int, default=512, help="image size of (d)")
+    parser.add_argument("--full-steps", type=int, default=2, help="timed steps of (d)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
@@ -330,8 +376,17 @@ def main(argv=None):
             print(f"(c) GPU ({len(gpus)}): epoch {off:.3f} s plain, {on:.3f} s with mixed "
                   f"precision and XLA -> {off / on:.2f}x")  # fmt: skip
             gpu_text = f"GPU mixed+XLA speed-up {off / on:.2f}x"
+        # (d)
+        with tf.device("/cpu:0"):
+            paper = full_size_step_seconds(args.full_dim, args.full_steps, False)
+            options = full_size_step_seconds(args.full_dim, args.full_steps, True)
+        cost = options / paper
+        print(f"(d) full-size step on CPU ({args.full_dim}x{args.full_dim}, filters 64..512, "
+              f"batch 1): paper's network {paper:.2f} s, with the sphere options "
+              f"{options:.2f} s -> {cost:.2f}x the paper's step")  # fmt: skip
     print(f"ratios: epoch speed-up {speedup:.2f}x (goal >= 1.5x); input-pipeline overhead "
-          f"{100 * overhead:+.1f} % (goal < 5 %); {gpu_text}")  # fmt: skip
+          f"{100 * overhead:+.1f} % (goal < 5 %); {gpu_text}; sphere options full-size step "
+          f"{cost:.2f}x the paper's (baseline: the paper's network)")  # fmt: skip
     return 0
 
 

@@ -48,13 +48,17 @@ def test_bench_dataset_quick(tmp_path):
 
 def test_bench_training_small(tmp_path):
     lines = run(
-        tmp_path, "benchmarks/bench_training.py", "--dim", "32", "--repeats", "1", "--epochs", "1"
-    )
-    form = r"ratios: epoch speed-up ([\d.]+)x .*; input-pipeline overhead ([+-]?[\d.]+) % .*"
+        tmp_path, "benchmarks/bench_training.py", "--dim", "32", "--repeats", "1", "--epochs", "1",
+        "--full-dim", "32", "--full-steps", "1",
+    )  # fmt: skip
+    form = (r"ratios: epoch speed-up ([\d.]+)x .*; input-pipeline overhead ([+-]?[\d.]+) % .*; "
+            r"sphere options full-size step ([\d.]+)x the paper's .*")  # fmt: skip
     last = re.fullmatch(form, lines[-1])
     assert last, lines[-1]
     ratio(last[1])
     assert math.isfinite(float(last[2]))
+    ratio(last[3])
+    assert any(ln.startswith("(d) full-size step on CPU") for ln in lines), lines
 
 
 def test_bench_bombs_quick(tmp_path):

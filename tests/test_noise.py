@@ -218,10 +218,13 @@ def test_noisy_dataset_adds_filtered_noise_to_the_input_only(tmp_path):
 
 def test_augmentation_draws_bank_realisations_per_sample():
     tf = pytest.importorskip("tensorflow")
-    from gravsep.network.training.data import EpochPipeline
+    from gravsep.network.features import InputFeatures
+    from gravsep.network.training.pipeline import EpochPipeline
 
     class Source:  # what the pipeline needs of a SampleSource
-        in_memory, n = True, 4
+        in_memory, n, features = True, 4, InputFeatures()
+        x = y = pos_rows = pos_cols = None
+        weights, neighbours = np.ones(4, np.float32), np.arange(4)[:, None]
 
     rng = np.random.default_rng(0)
     bank = rng.normal(size=(6, 8, 8)).astype(np.float32)
@@ -235,8 +238,8 @@ def test_augmentation_draws_bank_realisations_per_sample():
         return pipe
 
     def noise_of(pipe, i):
-        x, _ = pipe.prepare(tf.zeros((8, 8)), y, tf.constant([5, i], tf.int64))
-        return (x - tf.reduce_sum(y, axis=-1)).numpy()
+        x, _, _ = pipe.prepare(tf.zeros((1, 8, 8)), y[None], tf.constant([5, i], tf.int64), 0)
+        return (x[..., 0] - tf.reduce_sum(y, axis=-1)).numpy()
 
     rolled = [np.roll(bank[k], r, axis=1) for k in range(6) for r in range(8)]
     seen = set()
@@ -258,7 +261,8 @@ def test_augmented_noise_has_the_variance_of_the_stored_noise(tmp_path):
     tf = pytest.importorskip("tensorflow")
     from gravsep.dataset.build import build_dataset
     from gravsep.formats.samples import Samples
-    from gravsep.network.training.data import EpochPipeline
+    from gravsep.network.features import InputFeatures
+    from gravsep.network.training.pipeline import EpochPipeline
     from gravsep.network.training.trainer import _resampling_weights
     from test_dataset import YEARS, make_stores
 
@@ -274,14 +278,16 @@ def test_augmented_noise_has_the_variance_of_the_stored_noise(tmp_path):
         bank = s.noise_bank()
 
     class Source:
-        in_memory, n = True, len(frac)
+        in_memory, n, features = True, len(frac), InputFeatures()
+        x = y = pos_rows = pos_cols = None
+        weights, neighbours = np.ones(len(frac), np.float32), np.arange(len(frac))[:, None]
 
     pipe = EpochPipeline(Source(), seed=2, batch_size=2, specs=[{}, {}], target_scales=np.ones(2),
                          input_scale=1.0, noise_bank=bank, noise_frac=frac)  # fmt: skip
     pipe._bank, pipe._frac = tf.constant(bank), tf.constant(pipe.noise_frac)
     y = tf.zeros(stored.shape[1:] + (2,))
-    drawn = np.stack([pipe.prepare(tf.zeros(stored.shape[1:]), y,
-                                   tf.constant([e, i], tf.int64))[0].numpy()
+    drawn = np.stack([pipe.prepare(tf.zeros((1,) + stored.shape[1:]), y[None],
+                                   tf.constant([e, i], tf.int64), i)[0][..., 0].numpy()
                       for e in range(3) for i in range(len(frac))])  # fmt: skip
     ratio = np.mean(drawn**2) / np.mean(stored**2)
     assert abs(ratio - 1) < 0.15, ratio  # without the blend: 1 / mean((1-f)^2 + f^2), ~1.5

@@ -260,7 +260,7 @@ def test_snakemake_scripts(dataset, tmp_path, monkeypatch):
             model=str(out["model_path"]), parameters=str(out["params_path"]), dataset=str(dataset)
         ),
         output=[str(tmp_path / "models" / "s" / "predictions.h5")],
-        params=SimpleNamespace(inference_mode="deterministic", batch_size=8),
+        params=SimpleNamespace(inference_mode="deterministic", batch_size=8, ensemble={}),
         log=[str(tmp_path / "predict.log")],
         threads=2,
     )
@@ -295,10 +295,12 @@ def test_sample_source_streams_by_chunks_like_memory(dataset):
     disk = tr.SampleSource(dataset, years, in_memory=False, chunk=5)
     assert disk.x is None and mem.n == disk.n == 48
     assert [c[2:] for c in disk.chunk_list()[:4]] == [(0, 5), (5, 10), (10, 15), (15, 16)]
-    xs, ys = zip(*disk.batches(7), strict=True)
-    np.testing.assert_array_equal(np.concatenate(xs), mem.x)
+    xs, ys, ws = zip(*disk.batches(7), strict=True)
+    np.testing.assert_array_equal(np.concatenate(xs), mem.x[..., None])  # one channel
     np.testing.assert_array_equal(np.concatenate(ys), mem.y)
+    np.testing.assert_array_equal(np.concatenate(ws), np.ones(48, np.float32))
     for i in (0, 15, 16, 47):
+        np.testing.assert_array_equal(disk.sample(i)[0], mem.x[i : i + 1, ..., None])
         np.testing.assert_array_equal(disk.sample(i)[1], mem.y[i : i + 1])
     for mode in ("max_abs", "none"):
         a, b = mem.scales(mode, 2), disk.scales(mode, 2)
@@ -336,12 +338,14 @@ def test_streamed_pipeline_visits_every_sample_once_per_epoch(dataset):
     orders = []
     for trainer in (mem, disk):
         for epoch in (0, 1):
-            xs = np.concatenate([x.numpy() for x, _ in trainer.epochs_dataset(epoch, epoch + 1)])
+            batches = trainer.epochs_dataset(epoch, epoch + 1)
+            xs = np.concatenate([x.numpy() for x, _, _ in batches])
             np.testing.assert_allclose(np.sort(xs.reshape(32, -1).sum(1)), reference, rtol=1e-6)
             orders.append(xs.reshape(32, -1).sum(1))
     assert not np.array_equal(orders[0], orders[1])  # reshuffled per epoch
     assert not np.array_equal(orders[2], orders[3])
-    again = np.concatenate([x.numpy() for x, _ in disk.epochs_dataset(1, 2)]).reshape(32, -1).sum(1)
+    again = np.concatenate([x.numpy() for x, _, _ in disk.epochs_dataset(1, 2)])
+    again = again.reshape(32, -1).sum(1)
     np.testing.assert_array_equal(again, orders[3])  # same seed and epoch, same order
 
 

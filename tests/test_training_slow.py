@@ -44,3 +44,46 @@ def test_full_size_one_training_step():
     assert np.isfinite(float(loss))
     assert all(np.all(np.isfinite(g.numpy())) for g in grads)
     assert not np.array_equal(before, model.get_layer("enc5_conv").kernel.numpy())
+
+
+@pytest.mark.slow
+def test_full_size_with_the_sphere_options_one_training_step():
+    """512 x 512, filters 64..512, with periodic padding, 2 context windows on each side,
+    position channels and the area-weighted loss: builds, one step, finite, weights move."""
+    import keras
+    import tensorflow as tf
+    from gravsep.network.features import InputFeatures
+    from gravsep.network.losses import SeparationLoss, area_weights
+    from gravsep.network.unet import build_unet
+
+    dim, n_comp = 512, 4
+    features = InputFeatures(context_windows=2, position=True)
+    network = {"num_filters_min": 64, "num_filters_max": 512, "filter_size": 4, "dropout": 0.5,
+               "dropout_blocks": 3, "padding": "periodic"}  # fmt: skip
+    keras.utils.set_random_seed(1)
+    model = build_unet(dim, n_comp, network, in_channels=features.channels)
+    assert model.input_shape == (None, dim, dim, features.channels) and features.channels > 5
+    assert model.output_shape == (None, dim, dim, n_comp)
+    assert any(layer.__class__.__name__ == "SpherePad" for layer in model.layers)
+    lat = 90 - 180 * np.arange(dim) / dim
+    loss_fn = SeparationLoss(n_comp, "signal_weighted_MSE", [1] * n_comp, 0.0,
+                             row_weights=area_weights(lat))  # fmt: skip
+    optimizer = keras.optimizers.Adam(learning_rate=1e-5)
+    rng = np.random.default_rng(0)
+    y = rng.uniform(-0.5, 0.5, size=(1, dim, dim, n_comp)).astype(np.float32)
+    x = rng.uniform(-1, 1, size=(1, dim, dim, features.channels)).astype(np.float32)
+    x[..., 0] = y.sum(-1)
+
+    @tf.function
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(x, y, model(x, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss, grads
+
+    before = model.get_layer("enc5_conv").kernel.numpy().copy()
+    loss, grads = step(x, y)
+    assert np.isfinite(float(loss))
+    assert all(np.all(np.isfinite(g.numpy())) for g in grads)
+    assert not np.array_equal(before, model.get_layer("enc5_conv").kernel.numpy())

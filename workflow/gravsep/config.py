@@ -213,9 +213,22 @@ def check(config):
         net = model["network"]
         if net["num_filters_min"] > net["num_filters_max"]:
             raise ConfigError(f"{where}.network.num_filters_min: exceeds num_filters_max")
+        _check_sphere_options(where, ds, net, tr)
     check_demo(config)
     check_apply(config, models)
     return models
+
+
+def _check_sphere_options(where, ds, net, tr):
+    """The network's sphere and input options against the dataset they need."""
+    needs = [(net["padding"] == "periodic" and ds["extent"]["type"] != "global", "network.padding",
+         "periodic needs a global extent (a regional cut-out has no periodic longitude)"),
+        (tr["context_windows"] and ds["sampling"] != "lat_lon", "training.context_windows",
+         f"neighbouring windows need sampling lat_lon (time steps), not {ds['sampling']}"),
+    ] + [(tr[k] and ds["random_samples"], f"training.{k}", "random samples mix the time steps")
+         for k in ("context_windows", "position_channels")]  # fmt: skip
+    for _bad, key, why in filter(lambda n: n[0], needs):
+        raise ConfigError(f"{where}.{key}: {why}")
 
 
 def _check_noise(where, ds):

@@ -8,7 +8,9 @@ Layout (YAML mapping, in this order)
 ``model``, ``dataset`` (path), ``components``, ``sampling``, ``dim``, ``years`` (per split),
 ``network``, ``training`` (the resolved configuration sections), ``seed``, ``scales``
 (``target_scaling``, ``targets``: component -> scale [m], ``input`` [m]: network target =
-target / scale, network input = input / input scale), ``parameters`` (count),
+target / scale, network input = input / input scale), ``inputs`` (the network's input
+channels: ``context_windows``, ``context_stride``, ``position_channels``, ``channels`` names;
+absent in older records: the single summed field), ``parameters`` (count),
 ``best_epoch``, ``stopped_epoch``, ``execution`` (``mixed_precision``, ``xla``,
 ``replicas``, ``in_memory``), ``versions`` (package -> version).
 """

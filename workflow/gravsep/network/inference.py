@@ -23,6 +23,10 @@ Ensembles (:mod:`gravsep.ensemble`): given several trained networks (the members
 ``mc_passes`` > 1 (MC dropout: that many ``training``-mode passes of each network, the draws
 following each other from ``seed``), the file also holds every pass (``members``) and their
 spread, and ``prediction`` is their mean (layout in :mod:`gravsep.formats.predictions`).
+
+The network's input is formed as in training (:mod:`gravsep.network.features`): the input
+layout recorded in ``parameters.yaml`` (``inputs``: context windows, position channels; the
+paper's single channel when absent), each year's neighbouring windows clamped to the year.
 """
 
 import logging
@@ -34,6 +38,8 @@ from gravsep.config import allowed_values
 from gravsep.formats.parameters import load_scales, read_parameters
 from gravsep.formats.predictions import PredictionsWriter
 from gravsep.formats.samples import SPLITS, Samples
+from gravsep.network import sphere
+from gravsep.network.features import InputFeatures, network_input
 from gravsep.network.training.steps import configure_tensorflow
 
 #: The schema's ``training.inference_mode`` values.
@@ -65,9 +71,9 @@ def dropout_always_on(model):
     return copy
 
 
-def make_step(model, dim, inference_mode="deterministic"):
-    """The compiled forward pass ``(B, dim, dim) -> (B, dim, dim, C)`` of an inference mode
-    (built once per network and reused over years and passes)."""
+def make_step(model, dim, inference_mode="deterministic", channels=1):
+    """The compiled forward pass ``(B, dim, dim, channels) -> (B, dim, dim, C)`` of an
+    inference mode (built once per network and reused over years and passes)."""
     import tensorflow as tf
 
     check_inference_mode(inference_mode)
@@ -75,15 +81,15 @@ def make_step(model, dim, inference_mode="deterministic"):
     if inference_mode == "mc_dropout":
         model = dropout_always_on(model)
 
-    @tf.function(input_signature=[tf.TensorSpec([None, dim, dim], tf.float32)])
+    @tf.function(input_signature=[tf.TensorSpec([None, dim, dim, channels], tf.float32)])
     def step(xb):
-        return model(xb[..., None], training=training)
+        return model(xb, training=training)
 
     return step
 
 
 def predict_array(model, x, target_scales, input_scale, inference_mode="deterministic",
-                  batch_size=32, step=None):  # fmt: skip
+                  batch_size=32, step=None, features=None, positions=None):  # fmt: skip
     """Predict targets in physical units for inputs in physical units.
 
     Parameters
@@ -91,7 +97,8 @@ def predict_array(model, x, target_scales, input_scale, inference_mode="determin
     model : keras.Model
         Trained U-Net.
     x : numpy.ndarray
-        ``(S, dim, dim)`` inputs (metres).
+        ``(S, dim, dim)`` inputs (metres): one year's samples in order when the input holds
+        context windows.
     target_scales : numpy.ndarray
         ``(C,)``; physical target = network output * scale.
     input_scale : float
@@ -100,6 +107,12 @@ def predict_array(model, x, target_scales, input_scale, inference_mode="determin
     batch_size : int
     step : callable, optional
         :func:`make_step` of ``model`` and ``inference_mode`` (default: built here).
+    features : gravsep.network.features.InputFeatures, optional
+        The model's input channels; default the paper's single channel.
+    positions : tuple of numpy.ndarray, optional
+        The year's position parts ``(rows, cols)``
+        (:meth:`gravsep.network.features.InputFeatures.year_positions`); needed with
+        position channels.
 
     Returns
     -------
@@ -107,16 +120,25 @@ def predict_array(model, x, target_scales, input_scale, inference_mode="determin
         ``(S, dim, dim, C)`` float32.
     """
     check_inference_mode(inference_mode)
+    features = features or InputFeatures()
+    if features.position and positions is None:
+        raise ValueError("the model takes position channels: give the year's positions")
     dim = x.shape[1]
     n_comp = len(target_scales)
     if len(x) == 0:
         return np.zeros((0, dim, dim, n_comp), np.float32)
-    step = step or make_step(model, dim, inference_mode)
-    xs = (np.asarray(x, np.float32) / np.float32(input_scale)).astype(np.float32)
+    step = step or make_step(model, dim, inference_mode, features.channels)
+    in_scales = features.channel_scales(input_scale)
+    x = np.asarray(x, np.float32)
+    nbr = features.neighbours(len(x))
     scales = np.asarray(target_scales, np.float32)
     out = np.empty(x.shape + (n_comp,), np.float32)
-    for i in range(0, len(xs), int(batch_size)):
-        out[i : i + batch_size] = step(xs[i : i + batch_size]).numpy() * scales
+    for i in range(0, len(x), int(batch_size)):
+        sl = slice(i, i + int(batch_size))
+        parts = () if positions is None or not features.position else (
+            positions[0][sl], positions[1][sl])  # fmt: skip
+        xb = (network_input(x[nbr[sl]], *parts) / in_scales).astype(np.float32)
+        out[sl] = step(xb).numpy() * scales
     return out
 
 
@@ -127,7 +149,7 @@ def _as_list(paths):
 
 
 def _load(model_paths, parameters_paths, samples):
-    """``[(model, target_scales, input_scale, params)]`` of every member, checked."""
+    """``[(model, target_scales, input_scale, features)]`` of every member, checked."""
     import keras
 
     out = []
@@ -140,8 +162,15 @@ def _load(model_paths, parameters_paths, samples):
                 f"{samples.components}"
             )
         target_scales, input_scale, _ = load_scales(params, samples.components)
-        model = keras.models.load_model(model_path, compile=False)
-        out.append((model, target_scales, input_scale, params))
+        features = InputFeatures.from_record(params.get("inputs"))
+        model = keras.models.load_model(model_path, compile=False,
+                                        custom_objects={"SpherePad": sphere.SpherePad})  # fmt: skip
+        if model.input_shape[-1] != features.channels:
+            raise ValueError(
+                f"{model_path} takes {model.input_shape[-1]} input channels, its parameters "
+                f"record {features.channels} ({features.names})"
+            )
+        out.append((model, target_scales, input_scale, features))
     return out
 
 
@@ -191,7 +220,8 @@ def predict(model_path, dataset_h5, out_h5, inference_mode="deterministic", batc
 
     with Samples(dataset_h5) as samples:
         nets = _load(model_paths, parameters_paths, samples)
-        steps = [make_step(net, samples.dim, inference_mode) for net, *_ in nets]
+        steps = [make_step(net, samples.dim, inference_mode, feat.channels)
+                 for net, _, _, feat in nets]  # fmt: skip
         components = samples.components
         model_name = model_name or first.get("model") or Path(model_paths[0]).parent.name
         split = {f"{s}_years": samples.split_years(s) for s in SPLITS}
@@ -203,10 +233,11 @@ def predict(model_path, dataset_h5, out_h5, inference_mode="deterministic", batc
             for year in samples.years:
                 x = np.asarray(samples.input(year)[()], dtype=np.float32)
                 passes = [
-                    predict_array(net, x, ts, xs, inference_mode, batch_size, step)
-                    for (net, ts, xs, _), step in zip(nets, steps, strict=True)
+                    predict_array(net, x, ts, xs, inference_mode, batch_size, step,
+                                  features=feat, positions=feat.year_positions(samples, year))
+                    for (net, ts, xs, feat), step in zip(nets, steps, strict=True)
                     for _ in range(mc_passes)
-                ]
+                ]  # fmt: skip
                 if ensemble is None:
                     writer.add_year(year, samples.numt(year), passes[0])
                 else:

@@ -31,6 +31,14 @@ Total loss::
   ``slope_weight`` / ``shape_weight`` is either one number, spread evenly over the components
   (``a_c = slope_weight / n_comp``), or a list of per-component weights (e.g. only on S).
   These terms are not normalised.
+- Area weighting (``training.area_weighted_loss``, off in the paper): every mean over a
+  sample's pixels (the mean squares and the norms) weights each row by cos(latitude)
+  normalised to mean 1 over the rows (``row_weights``, samplings ``lat_lon`` and ``lat_t``),
+  or, for ``t_lon`` (one latitude per image), each sample's normalised errors are weighted by
+  the cos(latitude) of its image, normalised to mean 1 over the dataset's latitudes
+  (``sample_weighted``, the weights come with the batch). The loss then weights the globe
+  as the metrics do (:mod:`gravsep.evaluation.metrics`). The time-shape terms stay
+  unweighted.
 """
 
 import numpy as np
@@ -89,7 +97,29 @@ def per_component_weights(weight, n_comp):
     return w
 
 
-def normalisation(reference, loss_type):
+def area_weights(lat):
+    """cos(latitude) normalised to mean 1: ``(n,)`` float64 for latitudes ``(n,)`` [degrees]."""
+    w = np.cos(np.radians(np.asarray(lat, dtype=np.float64)))
+    return w / w.mean()
+
+
+def pixel_mean(values, row_weights=None):
+    """Per-sample mean over the image axes 1 and 2, rows weighted by ``row_weights``.
+
+    Parameters
+    ----------
+    values : tf.Tensor
+        ``(batch, rows, cols)`` or ``(batch, rows, cols, n_comp)``.
+    row_weights : numpy.ndarray, optional
+        ``(rows,)`` with mean 1; default the plain mean.
+    """
+    if row_weights is not None:
+        shape = [1, -1, 1] + [1] * (values.shape.rank - 3)
+        values = values * tf.reshape(tf.constant(row_weights, values.dtype), shape)
+    return tf.reduce_mean(values, axis=[1, 2])
+
+
+def normalisation(reference, loss_type, row_weights=None):
     """Per-sample loss normalisation of a reference field.
 
     Parameters
@@ -98,6 +128,8 @@ def normalisation(reference, loss_type):
         ``(batch, rows, cols)`` or ``(batch, rows, cols, n_comp)``.
     loss_type : str
         One of :data:`LOSS_TYPES`.
+    row_weights : numpy.ndarray, optional
+        Area weights of the rows (:func:`pixel_mean`).
 
     Returns
     -------
@@ -105,29 +137,29 @@ def normalisation(reference, loss_type):
         ``(batch,)`` or ``(batch, n_comp)``, clipped below at :data:`NORM_FLOOR`.
     """
     reference = tf.convert_to_tensor(reference)
-    axes = [1, 2]
     if loss_type == "absolute_MSE":
         shape = tf.shape(reference)
         out_shape = [shape[0]] if reference.shape.rank == 3 else [shape[0], shape[3]]
         return tf.ones(out_shape, dtype=reference.dtype)
     if loss_type == "relative_MSE":
-        value = tf.reduce_mean(tf.square(reference), axis=axes)
+        value = pixel_mean(tf.square(reference), row_weights)
     elif loss_type == "signal_weighted_MSE":
-        value = tf.reduce_mean(tf.abs(reference), axis=axes)
+        value = pixel_mean(tf.abs(reference), row_weights)
     else:
         raise ValueError(f"unknown loss_type {loss_type!r}; one of {LOSS_TYPES}")
     return tf.maximum(value, tf.cast(NORM_FLOOR, reference.dtype))
 
 
-def mean_square_error(a, b):
-    """Per-sample mean square of ``a - b`` over the image axes 1 and 2.
+def mean_square_error(a, b, row_weights=None):
+    """Per-sample mean square of ``a - b`` over the image axes 1 and 2 (rows weighted by
+    ``row_weights``, see :func:`pixel_mean`).
 
     Returns
     -------
     tf.Tensor
         ``(batch,)`` or ``(batch, n_comp)``.
     """
-    return tf.reduce_mean(tf.square(a - b), axis=[1, 2])
+    return pixel_mean(tf.square(a - b), row_weights)
 
 
 def _check_time_axis(time_axis):
@@ -210,6 +242,10 @@ class SeparationLoss:
         ``s_c``: physical target = network target * ``s_c``; default all 1.
     input_scale : float
         ``s_in``: physical input = network input * ``s_in``.
+    row_weights : sequence of float, optional
+        Area weights of the image rows (mean 1); default unweighted.
+    sample_weighted : bool
+        Weight each sample's normalised errors by the weights given to :meth:`terms`.
     """
 
     def __init__(
@@ -223,6 +259,8 @@ class SeparationLoss:
         time_axis=None,
         target_scales=None,
         input_scale=1.0,
+        row_weights=None,
+        sample_weighted=False,
     ):
         if loss_type not in LOSS_TYPES:
             raise ValueError(f"unknown loss_type {loss_type!r}; one of {LOSS_TYPES}")
@@ -249,12 +287,28 @@ class SeparationLoss:
         if scales.shape != (self.n_comp,):
             raise ValueError(f"need {self.n_comp} target scales, got {scales}")
         self.sum_factors = scales.astype(np.float64) / float(input_scale)
+        self.row_weights = None if row_weights is None else np.asarray(row_weights, np.float64)
+        self.sample_weighted = bool(sample_weighted)
 
     @classmethod
-    def from_config(cls, training, n_comp, sampling, target_scales=None, input_scale=1.0):
-        """Build from a model's resolved ``training`` dict and the dataset's sampling."""
+    def from_config(cls, training, n_comp, sampling, target_scales=None, input_scale=1.0,
+                    lat=None):  # fmt: skip
+        """Build from a model's resolved ``training`` dict and the dataset's sampling.
+
+        ``lat`` (the dataset's latitudes [degrees]) is needed with ``area_weighted_loss``:
+        row weights for ``lat_lon`` and ``lat_t``; for ``t_lon`` the loss is sample-weighted
+        and the weights (:func:`area_weights` of the image latitudes) come with the batches.
+        """
         if sampling not in TIME_AXIS:
             raise ValueError(f"unknown sampling {sampling!r}; one of {sorted(TIME_AXIS)}")
+        weighting = {}
+        if training.get("area_weighted_loss", False):
+            if lat is None:
+                raise ValueError("training.area_weighted_loss needs the dataset's latitudes")
+            if sampling == "t_lon":
+                weighting = {"sample_weighted": True}
+            else:
+                weighting = {"row_weights": area_weights(lat)}
         return cls(
             n_comp,
             loss_type=training["loss_type"],
@@ -265,17 +319,30 @@ class SeparationLoss:
             time_axis=TIME_AXIS[sampling],
             target_scales=target_scales,
             input_scale=input_scale,
+            **weighting,
         )
 
-    def terms(self, x, y_true, y_pred):
+    def _batch_mean(self, per_sample, weights):
+        """Mean over the batch (axis 0), weighted per sample with ``sample_weighted``."""
+        if self.sample_weighted:
+            if weights is None:
+                raise ValueError("a sample-weighted loss needs the samples' weights")
+            w = tf.cast(weights, per_sample.dtype)
+            per_sample = per_sample * tf.reshape(w, [-1] + [1] * (per_sample.shape.rank - 1))
+        return tf.reduce_mean(per_sample, axis=0)
+
+    def terms(self, x, y_true, y_pred, weights=None):
         """Every term of the loss, already weighted, each averaged over the batch.
 
         Parameters
         ----------
         x : tf.Tensor
-            Input ``(batch, rows, cols)`` (or with a trailing axis of 1).
+            Input ``(batch, rows, cols)``, or ``(batch, rows, cols, channels)`` with the
+            summed field as channel 0 (:mod:`gravsep.network.features`).
         y_true, y_pred : tf.Tensor
             ``(batch, rows, cols, n_comp)``.
+        weights : tf.Tensor, optional
+            ``(batch,)`` loss weight per sample; used only when ``sample_weighted``.
 
         Returns
         -------
@@ -289,14 +356,15 @@ class SeparationLoss:
         if x.shape.rank == 4:
             x = x[..., 0]
         dtype = y_true.dtype
-        comp = mean_square_error(y_pred, y_true) / normalisation(y_true, self.loss_type)
-        comp = tf.reduce_mean(comp, axis=0) * tf.constant(self.component_weights, dtype)
+        rw = self.row_weights
+        comp = mean_square_error(y_pred, y_true, rw) / normalisation(y_true, self.loss_type, rw)
+        comp = self._batch_mean(comp, weights) * tf.constant(self.component_weights, dtype)
         total = tf.reduce_sum(comp)
         out = {"components": comp}
         if self.sum_weight > 0:
             summed = tf.reduce_sum(y_pred * tf.constant(self.sum_factors, dtype), axis=-1)
-            s = mean_square_error(summed, x) / normalisation(x, self.loss_type)
-            s = tf.reduce_mean(s) * tf.cast(self.sum_weight, dtype)
+            s = mean_square_error(summed, x, rw) / normalisation(x, self.loss_type, rw)
+            s = self._batch_mean(s, weights) * tf.cast(self.sum_weight, dtype)
             total = total + s
         else:
             s = tf.zeros([], dtype)
@@ -319,6 +387,6 @@ class SeparationLoss:
         out["total"] = total
         return out
 
-    def __call__(self, x, y_true, y_pred):
+    def __call__(self, x, y_true, y_pred, weights=None):
         """The total loss (scalar tensor)."""
-        return self.terms(x, y_true, y_pred)["total"]
+        return self.terms(x, y_true, y_pred, weights)["total"]

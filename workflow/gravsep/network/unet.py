@@ -18,13 +18,26 @@ Architecture
 Layers are named ``enc<i>_conv``, ``enc<i>_bn``, ``enc<i>_act``, ``dec<j>_conv``, ``dec<j>_bn``,
 ``dec<j>_dropout``, ``dec<j>_act``, ``dec<j>_skip`` and ``output`` (``i``, ``j`` from 1), so that
 tests and weight files can address them.
+
+Options beyond the paper (each the paper's architecture at its default)
+----------------------------------------------------------------------
+- ``in_channels``: the input is ``(dim, dim, in_channels)`` (the summed field first, then the
+  neighbouring windows and position channels of :mod:`gravsep.network.features`); 1 is the
+  paper's.
+- ``network["padding"]``: ``zeros`` (the paper's ``same`` zero padding) or ``periodic``: every
+  convolution and transposed convolution padded as the sphere continues, circularly in
+  longitude and across the poles (:mod:`gravsep.network.sphere`; which axis gets what follows
+  from ``sampling``). The pad layers are ``<conv>_pad``, the crops of the transposed
+  convolutions ``<conv>_crop``.
 """
 
 import math
 
 import keras
 
-#: Keys of a model's ``network`` configuration that :func:`build_unet` reads.
+from gravsep.network import sphere
+
+#: Keys of a model's ``network`` configuration that :func:`build_unet` needs.
 NETWORK_KEYS = ("num_filters_min", "num_filters_max", "filter_size", "dropout", "dropout_blocks")
 
 
@@ -76,20 +89,25 @@ def _init():
     return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
 
 
-def build_unet(dim, n_comp, network, name="unet"):
+def build_unet(dim, n_comp, network, name="unet", *, in_channels=1, sampling="lat_lon"):
     """Build the multi-channel U-Net.
 
     Parameters
     ----------
     dim : int
-        Image size (power of two); the input is ``(dim, dim, 1)``.
+        Image size (power of two); the input is ``(dim, dim, in_channels)``.
     n_comp : int
         Number of output channels (components).
     network : dict
         ``num_filters_min``, ``num_filters_max``, ``filter_size``, ``dropout`` (rate) and
-        ``dropout_blocks`` (number of leading decoder blocks with dropout).
+        ``dropout_blocks`` (number of leading decoder blocks with dropout); optional
+        ``padding`` (``zeros``, the default, or ``periodic``).
     name : str
         Model name.
+    in_channels : int
+        Input channels.
+    sampling : {"lat_lon", "lat_t", "t_lon"}
+        What the image axes are (where ``periodic`` padding wraps and crosses the poles).
 
     Returns
     -------
@@ -110,19 +128,17 @@ def build_unet(dim, n_comp, network, name="unet"):
     if n_dropout < 0:
         raise ValueError(f"dropout_blocks must be >= 0, got {n_dropout}")
 
-    inputs = keras.Input(shape=(dim, dim, 1), name="input")
+    if int(in_channels) < 1:
+        raise ValueError(f"in_channels must be >= 1, got {in_channels}")
+    edges = dict(zip(("rows", "cols"), sphere.edge_modes(network.get("padding", "zeros"),
+                                                         sampling), strict=True))  # fmt: skip
+
+    inputs = keras.Input(shape=(dim, dim, int(in_channels)), name="input")
     x = inputs
     skips = []
     for i, f in enumerate(filters, start=1):
-        x = keras.layers.Conv2D(
-            f,
-            k,
-            strides=2,
-            padding="same",
-            use_bias=False,
-            kernel_initializer=_init(),
-            name=f"enc{i}_conv",
-        )(x)
+        x = sphere.conv(x, f, k, **edges, use_bias=False, kernel_initializer=_init(),
+                        name=f"enc{i}_conv")  # fmt: skip
         if i > 1:
             x = keras.layers.BatchNormalization(name=f"enc{i}_bn")(x)
         x = keras.layers.LeakyReLU(negative_slope=0.3, name=f"enc{i}_act")(x)
@@ -130,29 +146,17 @@ def build_unet(dim, n_comp, network, name="unet"):
 
     # Decoder: from the 1 x 1 bottleneck up to dim / 2, mirrored on the encoder.
     for j, (f, skip) in enumerate(zip(filters[-2::-1], skips[-2::-1], strict=True), start=1):
-        x = keras.layers.Conv2DTranspose(
-            f,
-            k,
-            strides=2,
-            padding="same",
-            use_bias=False,
-            kernel_initializer=_init(),
-            name=f"dec{j}_conv",
-        )(x)
+        x = sphere.conv_transpose(x, f, k, **edges, use_bias=False,
+                                  kernel_initializer=_init(), name=f"dec{j}_conv")  # fmt: skip
         x = keras.layers.BatchNormalization(name=f"dec{j}_bn")(x)
         if j <= n_dropout and rate > 0.0:
             x = keras.layers.Dropout(rate, name=f"dec{j}_dropout")(x)
         x = keras.layers.ReLU(name=f"dec{j}_act")(x)
         x = keras.layers.Concatenate(name=f"dec{j}_skip")([x, skip])
 
-    outputs = keras.layers.Conv2DTranspose(
-        int(n_comp),
-        k,
-        strides=2,
-        padding="same",
-        kernel_initializer=_init(),
-        activation="tanh",
+    outputs = sphere.conv_transpose(
+        x, int(n_comp), k, **edges, kernel_initializer=_init(), activation="tanh",
         dtype="float32",  # tanh and the loss in float32 also under mixed precision
         name="output",
-    )(x)
+    )  # fmt: skip
     return keras.Model(inputs, outputs, name=name)

@@ -8,10 +8,12 @@ importing this package stays cheap):
     its defaults (:class:`TrainingOptions`); checks that need the dataset; the ``auto``/``on``/
     ``off`` switches (:func:`resolve_switch`).
 :mod:`.data`
-    The input pipeline: :class:`SampleSource` (in memory, or streamed by chunks when the
-    samples exceed :func:`default_in_memory_limit`), :func:`compute_scales`, and the
-    ``tf.data`` epochs (:class:`~.data.EpochPipeline`: seeded shuffle, augmentation as graph
-    ops, prefetch).
+    The samples: :class:`SampleSource` (in memory, or streamed by chunks when the samples
+    exceed :func:`default_in_memory_limit`; each sample's context windows, position channels
+    and loss weight, :mod:`gravsep.network.features`) and :func:`compute_scales`.
+:mod:`.pipeline`
+    The ``tf.data`` epochs (:class:`~.pipeline.EpochPipeline`: seeded shuffle, augmentation
+    as graph ops, input channels, prefetch).
 :mod:`.steps`
     :func:`configure_tensorflow`; the U-Net, Adam (with loss scaling under mixed precision),
     the loss and the compiled train/eval steps; ``MirroredStrategy`` over several devices.

@@ -224,8 +224,8 @@ def run_epoch(trainer, batches, flag):
     for _ in range(trainer.steps_per_epoch):
         if flag["term"]:
             return None
-        xb, yb = next(batches)
-        total += float(trainer.train_step(xb, yb))
+        xb, yb, wb = next(batches)
+        total += float(trainer.train_step(xb, yb, wb))
         count += trainer.batch_size_of(xb)
     if flag["term"]:
         return None

@@ -87,6 +87,13 @@ class TrainingOptions:
         """``max_abs`` or ``none`` (:func:`gravsep.network.training.data.compute_scales`)."""
         return self.training["target_scaling"]
 
+    @property
+    def features(self):
+        """The input channels (:class:`gravsep.network.features.InputFeatures`)."""
+        from gravsep.network.features import InputFeatures
+
+        return InputFeatures.from_training(self.training)
+
 
 def check_dataset(options, samples):
     """Checks of the options that need the dataset; the augmentation specs per channel.
@@ -108,11 +115,24 @@ def check_dataset(options, samples):
     ValueError
         Split years missing from the file, ``component_weights`` that do not match the
         dataset's components, no training or no validation years, augmentation of a component
-        the dataset does not have.
+        the dataset does not have; ``network.padding: periodic`` on a regional extent, input
+        channels the samples cannot give (:meth:`InputFeatures.check_dataset
+        <gravsep.network.features.InputFeatures.check_dataset>`), an area-weighted loss
+        without the dataset's latitudes.
     """
-    from gravsep.network import augment
+    import json
+
+    from gravsep.network import augment, sphere
 
     samples.check_splits()
+    try:
+        sphere.check_extent(options.network["padding"], json.loads(samples.attrs.get(
+            "extent", '{"type": "global"}')))  # fmt: skip
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    options.features.check_dataset(samples.sampling, bool(samples.attrs.get("random_samples")))
+    if options.training["area_weighted_loss"] and samples.lat is None:
+        raise ConfigError(f"training.area_weighted_loss: {samples.path} has no latitudes")
     weights = options.training["component_weights"]
     if len(weights) != len(samples.components):
         raise ConfigError(

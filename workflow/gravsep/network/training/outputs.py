@@ -48,6 +48,7 @@ def parameters(trainer, *, model_name, dataset_h5, best_epoch, stopped_epoch):
             "targets": targets,
             "input": float(trainer.input_scale),
         },
+        "inputs": trainer.features.record(),
         "parameters": int(trainer.model.count_params()),
         "best_epoch": int(best_epoch),
         "stopped_epoch": int(stopped_epoch),

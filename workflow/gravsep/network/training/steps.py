@@ -60,7 +60,8 @@ def distribution_strategy(devices=None):
     return None
 
 
-def build_model(dim, n_comp, options, *, mixed, strategy=None):
+def build_model(dim, n_comp, options, *, mixed, strategy=None, in_channels=1,
+                sampling="lat_lon"):  # fmt: skip
     """The U-Net and its optimiser, seeded by ``options.seed``, under ``strategy``'s scope.
 
     Parameters
@@ -72,6 +73,10 @@ def build_model(dim, n_comp, options, *, mixed, strategy=None):
         Build under the ``mixed_float16`` policy (restored afterwards) and wrap Adam in a
         ``LossScaleOptimizer``.
     strategy : tf.distribute.Strategy, optional
+    in_channels : int
+        Input channels (:class:`gravsep.network.features.InputFeatures`).
+    sampling : str
+        The dataset's sampling (where periodic padding wraps).
 
     Returns
     -------
@@ -89,7 +94,8 @@ def build_model(dim, n_comp, options, *, mixed, strategy=None):
     try:
         keras.utils.set_random_seed(options.seed)
         with strategy.scope() if strategy else nullcontext():
-            model = build_unet(dim, n_comp, options.network)
+            model = build_unet(dim, n_comp, options.network, in_channels=in_channels,
+                               sampling=sampling)  # fmt: skip
             optimizer = keras.optimizers.Adam(
                 learning_rate=float(training["learning_rate"]),
                 beta_1=float(training["beta_1"]),
@@ -111,7 +117,8 @@ class CompiledSteps:
     options : gravsep.network.training.options.TrainingOptions
     dim, n_comp : int
     sampling : str
-        The dataset's sampling (which image axis is time, for the loss).
+        The dataset's sampling (which image axis is time, for the loss; where periodic
+        padding wraps).
     target_scales : numpy.ndarray
         ``(C,)`` [m]; network target = target / scale.
     input_scale : float
@@ -119,36 +126,47 @@ class CompiledSteps:
     mixed, xla : bool
         Mixed precision; XLA compilation of the steps.
     strategy : tf.distribute.Strategy, optional
+    features : gravsep.network.features.InputFeatures, optional
+        The input channels; default the paper's one.
+    lat : numpy.ndarray, optional
+        The dataset's latitudes [degrees] (area-weighted loss).
 
     Attributes
     ----------
     model, optimizer, loss_fn
     train_step : callable
-        ``(x, y)`` batch in network units -> loss summed over the batch's samples (one
-        optimiser step, dropout on).
+        ``(x, y, w)`` batch in network units (``x`` ``(b, dim, dim, channels)``, ``w`` the
+        loss weight per sample) -> loss summed over the batch's samples (one optimiser step,
+        dropout on).
     eval_step : callable
-        ``(x, y)`` batch in metres -> (loss summed over the samples, squared error per
-        component summed over samples and pixels [m²]); dropout off.
+        ``(x, y, w)`` batch in metres (position channels as they are) -> (loss summed over
+        the samples, squared error per component summed over samples and pixels [m²]);
+        dropout off.
     """
 
     def __init__(self, options, *, dim, n_comp, sampling, target_scales, input_scale, mixed,
-                 xla, strategy=None):  # fmt: skip
+                 xla, strategy=None, features=None, lat=None):  # fmt: skip
         import tensorflow as tf
 
+        from gravsep.network.features import InputFeatures
         from gravsep.network.losses import SeparationLoss
 
+        features = features or InputFeatures()
         self.dim, self.n_comp, self.mixed, self.strategy = dim, n_comp, mixed, strategy
         self.replicas = strategy.num_replicas_in_sync if strategy else 1
-        self.model, self.optimizer = build_model(dim, n_comp, options, mixed=mixed,
-                                                 strategy=strategy)  # fmt: skip
+        self.model, self.optimizer = build_model(
+            dim, n_comp, options, mixed=mixed, strategy=strategy,
+            in_channels=features.channels, sampling=sampling,
+        )  # fmt: skip
         self.loss_fn = SeparationLoss.from_config(
             options.training, n_comp, sampling, target_scales=target_scales,
-            input_scale=input_scale,
+            input_scale=input_scale, lat=lat,
         )  # fmt: skip
         self.scales_tf = tf.constant(target_scales.astype(np.float32))
-        self.in_scale_tf = tf.constant(np.float32(input_scale))
-        specs = [tf.TensorSpec([None, dim, dim], tf.float32),
-                 tf.TensorSpec([None, dim, dim, n_comp], tf.float32)]  # fmt: skip
+        self.in_scale_tf = tf.constant(features.channel_scales(input_scale))
+        specs = [tf.TensorSpec([None, dim, dim, features.channels], tf.float32),
+                 tf.TensorSpec([None, dim, dim, n_comp], tf.float32),
+                 tf.TensorSpec([None], tf.float32)]  # fmt: skip
         if strategy is None:
             self.train_step = tf.function(self._replica_step, input_signature=specs,
                                           jit_compile=xla)  # fmt: skip
@@ -157,13 +175,13 @@ class CompiledSteps:
             self.train_step = tf.function(self._distributed_step)
         self.eval_step = tf.function(self._eval, input_signature=specs, jit_compile=xla)
 
-    def _replica_step(self, x, y):
+    def _replica_step(self, x, y, w):
         import tensorflow as tf
 
         model, optimizer = self.model, self.optimizer
         with tf.GradientTape() as tape:
-            pred = model(x[..., None], training=True)
-            loss = self.loss_fn(x, y, pred)
+            pred = model(x, training=True)
+            loss = self.loss_fn(x, y, pred, w)
             scaled = loss / self.replicas
             if self.mixed:
                 scaled = optimizer.scale_loss(scaled)
@@ -171,19 +189,19 @@ class CompiledSteps:
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss * tf.cast(tf.shape(x)[0], loss.dtype)
 
-    def _distributed_step(self, x, y):
+    def _distributed_step(self, x, y, w):
         import tensorflow as tf
 
-        per_replica = self.strategy.run(self._replica_function, args=(x, y))
+        per_replica = self.strategy.run(self._replica_function, args=(x, y, w))
         return self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
-    def _eval(self, x, y):
+    def _eval(self, x, y, w):
         import tensorflow as tf
 
         scales_tf = self.scales_tf
         x, y = x / self.in_scale_tf, y / scales_tf
-        pred = tf.cast(self.model(x[..., None], training=False), tf.float32)
-        terms = self.loss_fn.terms(x, y, pred)
+        pred = tf.cast(self.model(x, training=False), tf.float32)
+        terms = self.loss_fn.terms(x, y, pred, w)
         n = tf.cast(tf.shape(x)[0], tf.float32)
         sse = tf.reduce_sum(tf.square((pred - y) * scales_tf), axis=[0, 1, 2])
         return terms["total"] * n, sse
@@ -207,16 +225,15 @@ class CompiledSteps:
         if source.n == 0:
             return math.nan, np.full(self.n_comp, np.nan)
         loss_sum, sse = 0.0, np.zeros(self.n_comp)
-        for x, y in source.batches(batch_size):
-            lsum, s = self.eval_step(x, y)
+        for x, y, w in source.batches(batch_size):
+            lsum, s = self.eval_step(x, y, w)
             loss_sum += float(lsum)
             sse += s.numpy()
         return loss_sum / source.n, np.sqrt(sse / (source.n * self.dim * self.dim))
 
     def sample_loss(self, source, i):
         """Loss of sample ``i`` of a source (dropout off)."""
-        x, y = source.sample(i)
-        return float(self.eval_step(x, y)[0])
+        return float(self.eval_step(*source.sample(i))[0])
 
     def batch_size_of(self, xb):
         """Samples in a (possibly distributed) batch."""

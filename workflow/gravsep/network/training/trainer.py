@@ -14,8 +14,9 @@ import numpy as np
 from gravsep.dataset.sampling import time_weights
 from gravsep.formats.samples import SPLITS, Samples
 from gravsep.harmonics.grids import is_global
-from gravsep.network.training.data import EpochPipeline, split_sources
+from gravsep.network.training.data import split_sources
 from gravsep.network.training.options import TrainingOptions, check_dataset, resolve_switch
+from gravsep.network.training.pipeline import EpochPipeline
 from gravsep.network.training.steps import CompiledSteps, distribution_strategy
 
 log = logging.getLogger(__name__)
@@ -62,12 +63,16 @@ class Trainer:
                  eval_batch_size=None, chunk=64):  # fmt: skip
         self.dataset_h5 = Path(dataset_h5)
         self.options = options = TrainingOptions.from_config(network, training)
+        self.features = features = options.features
         with Samples(dataset_h5) as samples:
             specs = check_dataset(options, samples)
             self.components, self.sampling = samples.components, samples.sampling
             self.dim, self.n_comp = samples.dim, len(samples.components)
+            self.lat = samples.lat
             self.split_years = {s: samples.split_years(s) for s in SPLITS}
-            self.sources, self.in_memory = split_sources(samples, in_memory_limit, chunk)
+            self.sources, self.in_memory = split_sources(
+                samples, in_memory_limit, chunk, features, self.image_weights(options)
+            )
             noise = samples.noise_bank() if samples.noise().get("augment") else None
             noise_frac = _resampling_weights(samples, self.split_years["train"])
             roll_noise = is_global(samples.lat, samples.lon)
@@ -89,7 +94,7 @@ class Trainer:
         self.steps = CompiledSteps(
             options, dim=self.dim, n_comp=self.n_comp, sampling=self.sampling,
             target_scales=self.target_scales, input_scale=self.input_scale, mixed=self.mixed,
-            xla=self.xla, strategy=strategy,
+            xla=self.xla, strategy=strategy, features=features, lat=self.lat,
         )  # fmt: skip
         self.model, self.optimizer = self.steps.model, self.steps.optimizer
         self.train_step, self.eval_step = self.steps.train_step, self.steps.eval_step
@@ -101,6 +106,15 @@ class Trainer:
         if noise is not None:
             log.info("noise augmentation: a draw from a bank of %d realisations per sample "
                      "and epoch", len(noise))  # fmt: skip
+
+    def image_weights(self, options):
+        """Loss weight of each sample index within a year: the area weights of the ``t_lon``
+        images (one latitude each) with ``area_weighted_loss``, else None (all 1)."""
+        from gravsep.network.losses import area_weights
+
+        if options.training["area_weighted_loss"] and self.sampling == "t_lon":
+            return area_weights(self.lat)
+        return None
 
     @property
     def steps_per_epoch(self):
@@ -125,9 +139,11 @@ class Trainer:
     def describe(self, model_name):
         """Log the model's size, the dataset's shape and the scales."""
         log.info(
-            "model %s: %d parameters; %d components %s, dim %d, %s; scales %s, input %.4g",
+            "model %s: %d parameters; %d components %s, dim %d, %s; scales %s, input %.4g; "
+            "input channels %s; padding %s",
             model_name, self.model.count_params(), self.n_comp, self.components, self.dim,
-            self.sampling, self.target_scales, self.input_scale,
+            self.sampling, self.target_scales, self.input_scale, self.features.names,
+            self.options.network["padding"],
         )  # fmt: skip
 
 
