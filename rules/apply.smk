@@ -126,6 +126,7 @@ rule apply_export:
         name="{name}",
         model=apply_setting("model"),
         regions=apply_setting("regions"),
+        input_noise=apply_input_noise,
     script:
         "../workflow/scripts/apply_export.py"
 

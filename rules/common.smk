@@ -164,6 +164,17 @@ def samples_h5(wildcards):
     return f"results/datasets/{MODEL_DATASET[wildcards.model]}/samples.h5"
 
 
+def dataset_noise_files(wildcards):
+    """The ICGEM realisations of a ``files`` noise definition: inputs of the dataset, so that
+    a changed or added file marks it stale; none for the other noise models."""
+    noise = DATASETS[wildcards.dataset].get("noise") or {}
+    if noise.get("model") != "files":
+        return []
+    from gravsep.harmonics.noise import noise_files
+
+    return [str(p) for p in noise_files(noise["folder"])]
+
+
 def dataset_anomalies(wildcards):
     """The anomalies of every component over the years a dataset uses (rule dataset)."""
     ds = DATASETS[wildcards.dataset]
@@ -341,6 +352,13 @@ def apply_model(key):
         }[key]
 
     return path
+
+
+def apply_input_noise(wildcards):
+    """Params function: the noise id of an apply entry's files (the demo's), else unknown."""
+    if APPLY[wildcards.name]["input"]["source"] == "demo":
+        return noise_id(config["demo"]["noise"])
+    return "unknown"
 
 
 def apply_setting(*keys):

@@ -3,7 +3,8 @@
 
 rule dataset:
     input:
-        dataset_anomalies,
+        anomalies=dataset_anomalies,
+        noise_files=dataset_noise_files,
     output:
         "results/datasets/{dataset}/samples.h5",
     log:

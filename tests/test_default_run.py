@@ -28,15 +28,21 @@ def default_run(tmp_path_factory):
     return workdir
 
 
-def own_noise():
-    """Model -> the noise id of its own dataset (config/config.yaml)."""
+def default_config():
+    """config/config.yaml validated and checked (defaults filled in); and its models."""
     import yaml
     from gravsep.config import check, validate
-    from gravsep.harmonics.noise import noise_id
 
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     validate(cfg)
-    return {name: noise_id(m["dataset"]["noise"]) for name, m in check(cfg).items()}
+    return cfg, check(cfg)
+
+
+def own_noise():
+    """Model -> the noise id of its own dataset (config/config.yaml)."""
+    from gravsep.harmonics.noise import noise_id
+
+    return {name: noise_id(m["dataset"]["noise"]) for name, m in default_config()[1].items()}
 
 
 def test_unet_beats_zero_and_proportional_for_every_component(default_run):
@@ -134,6 +140,10 @@ def test_apply_versus_truth_in_the_metrics_table(default_run):
     applied = df[(df["split"] == "apply") & (df["component"] != "sum")]
     table = applied.pivot_table(index="component", columns="method", values="rel_rms")
     assert set(table.index) == {"AO", "H", "I", "S"} and set(applied["model"]) == {"monthly"}
+    from gravsep.harmonics.noise import noise_id
+
+    # the demonstration's files carry observation noise, and the rows say which
+    assert set(applied["input_noise"]) == {noise_id(default_config()[0]["demo"]["noise"])}
     assert (table["unet"] < table["zero"]).all() and (table["unet"] < table["proportional"]).all()
     html = (default_run / "results" / "metrics.html").read_text()
     assert "apply (1999)" in html
@@ -141,15 +151,25 @@ def test_apply_versus_truth_in_the_metrics_table(default_run):
 
 def test_corrected_series_equals_the_truth(default_run):
     """C20/C30 replaced, degree 1 inserted and converted, constants rescaled, mean removed: the
-    corrected demonstration series is the truth to the files' 13 significant digits."""
+    corrected demonstration series is the truth plus the files' observation noise (degree 2
+    and up, C20 and C30 replaced) to the files' 13 significant digits."""
     import numpy as np
+    from gravsep.constants import GM, R_EARTH
     from gravsep.formats.series import Series
-    from gravsep.formats.store import read_store
+    from gravsep.formats.store import from_seconds, read_store
+    from gravsep.level2.demo import GRACE_GM, GRACE_R, month_noise
+    from gravsep.level2.inputs import rescale
 
     res = default_run / "results"
     with Series(res / "apply/demo/series.h5") as s:
-        cs = s.cs
+        cs, start, end = s.cs, from_seconds(s.start), from_seconds(s.end)
     truth = sum(read_store(res / f"demo/truth/{c}_1999.h5")[1] for c in ("AO", "H", "I", "S"))
+    noise = month_noise(default_config()[0]["demo"]["noise"], cs.shape[-1] - 1, start, end)
+    assert noise is not None, "the default's demonstration has observation noise"
+    noise = rescale(noise, GRACE_GM, GRACE_R, GM, R_EARTH)
+    noise[:, 0, 2:4, 0] = 0.0  # replaced by TN-14's C20 and C30
+    assert np.abs(noise[:, :, :2]).max() == 0.0  # none in degrees 0 and 1
+    truth = truth + noise
     truth = truth - truth.mean(axis=0)
     rel = np.sqrt(((cs - truth) ** 2).sum() / (truth**2).sum())
     assert rel < 1e-7, rel

@@ -105,7 +105,7 @@ def test_default_apply_entry_resolves(config):
     entry = config["apply"]["demo"]
     assert entry["corrections"]["degree1"]["gm"] == 3.986004415e14
     assert set(entry["regions"]["areas"]) >= {"Greenland", "Antarctica", "Amazon"}
-    assert config["demo"]["noise"] == "none" and config["demo"]["years"] == [1999]
+    assert config["demo"]["noise"]["model"] == "grace_like" and config["demo"]["years"] == [1999]
 
 
 @pytest.mark.parametrize(
@@ -125,6 +125,8 @@ def test_default_apply_entry_resolves(config):
          "apply.demo.input.files: no files given"),
         (lambda c: c["apply"]["demo"]["corrections"]["mean"].update(file="m.gfc"),
          "give period or file"),
+        (lambda c: c["demo"]["noise"].update(augment=True), "demo.noise.augment:"),
+        (lambda c: c["demo"].update(noise={"model": "files"}), "demo.noise.folder:"),
     ],
 )  # fmt: skip
 def test_apply_config_refusals_name_the_key(config, edit, fragment):
@@ -133,3 +135,36 @@ def test_apply_config_refusals_name_the_key(config, edit, fragment):
     with pytest.raises(ConfigError) as err:
         _check(cfg)
     assert fragment in str(err.value)
+
+
+def test_demo_noise_has_the_grace_like_variance_of_each_month():
+    """Every month's realisation (degree 2 up) has the variance the model gives a window of
+    that month's length; degrees 0 and 1 are clean; months and seeds differ."""
+    from gravsep.config import _check_demo_noise
+    from gravsep.harmonics.noise import coefficient_sigmas
+    from gravsep.level2.demo import month_noise, months_of
+
+    cfg = {"demo": {"noise": {"model": "grace_like", "seed": 3}}}
+    _check_demo_noise(cfg)  # the schema's defaults filled in
+    noise_def = cfg["demo"]["noise"]
+    start, end = months_of([1999])
+    noise = month_noise(noise_def, 31, start, end)
+    assert noise.shape == (12, 2, 32, 32)
+    assert np.abs(noise[:, :, :2]).max() == 0.0 and np.abs(noise[:, 1, :, 0]).max() == 0.0
+    days = (end - start).astype("timedelta64[s]").astype(float) / 86400.0
+    mask = np.tril(np.ones((32, 32), dtype=bool))
+    got = expected = 0.0
+    for k in range(12):
+        sigma = coefficient_sigmas(31, noise_def, days[k])
+        for part in (0, 1):
+            m = mask.copy()
+            if part == 1:
+                m[:, 0] = False
+            got += (noise[k, part][m] ** 2).sum()
+            expected += (np.broadcast_to(sigma[:, None], (32, 32))[m] ** 2).sum()
+    assert 0.85 < got / expected < 1.15, got / expected
+    # independent draws: months (and seeds) uncorrelated
+    assert abs(np.corrcoef(noise[0].ravel(), noise[1].ravel())[0, 1]) < 0.3
+    other = month_noise(noise_def | {"seed": 4}, 31, start, end)
+    assert abs(np.corrcoef(noise.ravel(), other.ravel())[0, 1]) < 0.3
+    assert month_noise(noise_def | {"model": "none"}, 31, start, end) is None

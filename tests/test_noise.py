@@ -119,6 +119,8 @@ def test_noise_id():
     assert nz.noise_id({"model": "none"}) == nz.noise_id(None) == "none"
     a, b = nz.noise_id(definition()), nz.noise_id(definition(scale=2.0))
     assert a.startswith("grace_like-") and a != b and nz.noise_id(definition()) == a
+    # the augmentation bank does not change the input: same id
+    assert nz.noise_id(definition(augment=True, bank_size=16)) == a
 
 
 # ------------------------------------------------------------------------ destriping
@@ -333,3 +335,27 @@ def re_escape(text):
     import re
 
     return re.escape(text)
+
+
+def test_noise_sweep_reuses_the_base_dataset_at_its_own_scale():
+    """At the base model's own scale the sweep evaluates on that model's dataset (no second,
+    bank-less copy of the same input); other scales get datasets of their own, without bank."""
+    from pathlib import Path
+
+    import yaml
+    from gravsep.config import check, check_evaluation, dataset_id, validate
+
+    cfg = yaml.safe_load((Path(__file__).parents[1] / "config" / "config.yaml").read_text())
+    validate(cfg)
+    models = check(cfg)
+    pairs = check_evaluation(cfg, models)
+    base = models[cfg["evaluation"]["noise_sweep"]["dataset_of"]]["dataset"]
+    comps = cfg["preprocess"]["components"]
+    ids = {dataset_id(ds, comps) for _, ds in pairs}
+    assert dataset_id(base, comps) in ids
+    others = [ds for _, ds in pairs if ds["noise"]["scale"] != base["noise"]["scale"]]
+    assert others and not any(ds["noise"]["augment"] for ds in others)
+    # one noise id per scale, whatever the bank
+    scale_ids = {(ds["noise"]["scale"] if nz.active(ds["noise"]) else 0.0, nz.noise_id(ds["noise"]))
+                 for _, ds in pairs}  # fmt: skip
+    assert len(scale_ids) == len({s for s, _ in scale_ids})

@@ -25,6 +25,22 @@ def _write_config(folder, name, cfg):
     return write_config(folder, name, cfg, sort_keys=True)
 
 
+def test_noise_files_are_inputs_of_the_dataset(tmp_path):
+    """A ``files`` noise folder's realisations are inputs of the dataset job (a changed or
+    added file marks the dataset stale); hidden files are not."""
+    folder = tmp_path / "noise"
+    folder.mkdir()
+    for name in ("r1.gfc", "r2.gfc", ".hidden"):
+        (folder / name).write_text("dummy\n")
+    cfg = _config(**{"defaults.dataset.noise": {"model": "files", "folder": str(folder)}})
+    result = snakemake(tmp_path, "-n", configfile=_write_config(tmp_path, "files.yaml", cfg))
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout + result.stderr
+    job = out[out.index("rule dataset:") :].split("rule ", 2)[1]
+    assert str(folder / "r1.gfc") in job and str(folder / "r2.gfc") in job
+    assert ".hidden" not in job
+
+
 def test_dry_run_plans_every_stage(tmp_path):
     result = snakemake(tmp_path, "-n")
     assert result.returncode == 0, result.stderr[-3000:]

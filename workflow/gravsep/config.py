@@ -15,6 +15,8 @@ import hashlib
 import json
 from importlib import resources
 
+from gravsep.schema_validation import schema_messages, schema_validator
+
 #: The packaged schema.
 SCHEMA = resources.files("gravsep") / "schemas" / "config.schema.yaml"
 
@@ -215,8 +217,24 @@ def check(config):
         if net["num_filters_min"] > net["num_filters_max"]:
             raise ConfigError(f"{where}.network.num_filters_min: exceeds num_filters_max")
         _check_sphere_options(where, ds, net, tr)
+    _check_demo_noise(config)
     check_apply(config, models)
     return models
+
+
+def _check_demo_noise(config):
+    """``demo.noise``: a dataset noise definition, defaults filled in (in place); no bank."""
+    demo = config.get("demo")
+    if not demo:
+        return
+    demo["noise"] = fill_defaults(
+        dict(demo.get("noise") or {}), load_schema()["definitions"]["noise"]
+    )
+    noise = demo["noise"]
+    if noise["model"] == "files" and not noise.get("folder"):
+        raise ConfigError("demo.noise.folder: model 'files' needs a folder of ICGEM realisations")
+    if noise["augment"]:
+        raise ConfigError("demo.noise.augment: the demonstration's files hold one realisation each")
 
 
 def model_deltat(model, config):
@@ -310,42 +328,22 @@ def _check_corrections(corr, where):
 
 def _check_sphere_options(where, ds, net, tr):
     """The network's sphere and input options against the dataset they need."""
-    needs = [(net["padding"] == "periodic" and ds["extent"]["type"] != "global", "network.padding",
-         "periodic needs a global extent (a regional cut-out has no periodic longitude)"),
-        (tr["context_windows"] and ds["sampling"] != "lat_lon", "training.context_windows",
-         f"neighbouring windows need sampling lat_lon (time steps), not {ds['sampling']}"),
-    ] + [(tr[k] and ds["random_samples"], f"training.{k}", "random samples mix the time steps")
-         for k in ("context_windows", "position_channels")]  # fmt: skip
-    for _bad, key, why in filter(lambda n: n[0], needs):
-        raise ConfigError(f"{where}.{key}: {why}")
-
-
-def _validator(schema):
-    """A draft 2020-12 validator whose ``integer`` is an int, not a float such as 2001.0.
-
-    JSON Schema counts 2001.0 as an integer; the workflow would then compute with a float
-    year and fail far from the key at fault.
-    """
-    import jsonschema
-
-    base = jsonschema.Draft202012Validator
-    checker = base.TYPE_CHECKER.redefine(
-        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool)
-    )
-    return jsonschema.validators.extend(base, type_checker=checker)(schema)
-
-
-def _messages(validator, instance, prefix=""):
-    import jsonschema
-
-    messages = []
-    for error in sorted(validator.iter_errors(instance), key=lambda e: list(e.path)):
-        # for oneOf/anyOf, the most specific sub-error says more
-        best = jsonschema.exceptions.best_match([error])
-        path = ".".join(str(p) for p in best.absolute_path)
-        where = ".".join(p for p in (prefix, path) if p) or "(top level)"
-        messages.append(f"{where}: {best.message}")
-    return messages
+    if net["padding"] == "periodic" and ds["extent"]["type"] != "global":
+        raise ConfigError(
+            f"{where}.network.padding: periodic needs a global extent (a regional cut-out has "
+            "no periodic longitude and no pole)"
+        )
+    if tr["context_windows"] and ds["sampling"] != "lat_lon":
+        raise ConfigError(
+            f"{where}.training.context_windows: neighbouring windows need sampling lat_lon "
+            f"(neighbouring samples are time steps), not {ds['sampling']}"
+        )
+    for key in ("context_windows", "position_channels"):
+        if tr[key] and ds["random_samples"]:
+            raise ConfigError(
+                f"{where}.training.{key}: random samples mix the time steps; neither "
+                "neighbouring windows nor a time of year belong to a random sample"
+            )
 
 
 def _check_noise(where, ds):
@@ -396,8 +394,9 @@ def check_evaluation(config, models):
             )
         for s in sweep["scales"]:
             ds = copy.deepcopy(models[base]["dataset"])
-            ds["noise"]["scale"] = float(s)
-            ds["noise"]["augment"] = False  # an evaluation input: no bank
+            if float(s) != float(ds["noise"]["scale"]):  # else the base's own dataset
+                ds["noise"]["scale"] = float(s)
+                ds["noise"]["augment"] = False  # an evaluation input: no bank
             if ds["noise"]["scale"] == 0:
                 ds["noise"] = {**ds["noise"], "model": "none", "scale": 1.0, "augment": False}
             for name in sweep["models"]:
@@ -451,7 +450,7 @@ def schema_errors(config):
         E.g. ``"defaults.training: Additional properties are not allowed ('epocs' was
         unexpected)"``; empty if the config is valid.
     """
-    return _messages(_validator(load_schema()), dict(config))
+    return schema_messages(schema_validator(load_schema()), dict(config))
 
 
 def fill_defaults(config, schema=None):
@@ -504,7 +503,7 @@ def section_options(section, values, where=None):
     out = section_defaults(section) | copy.deepcopy(dict(values))
     schema = load_schema()
     sub = {"definitions": schema["definitions"], "$ref": f"#/definitions/{section}"}
-    problems = _messages(_validator(sub), out, where or section)
+    problems = schema_messages(schema_validator(sub), out, where or section)
     if problems:
         raise ConfigError("; ".join(problems))
     return out

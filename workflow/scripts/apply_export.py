@@ -12,6 +12,7 @@ result = export_apply(
     sm.input.series, sm.input.samples, list(sm.input.predictions), sm.input.report,
     sm.input.model_dataset, out, name=sm.params.name, model=sm.params.model,
     regions=dict(sm.params.regions), land_shapefile=sm.input.land,
+    input_noise=sm.params.input_noise,
 )  # fmt: skip
 log.info("residual of the sum (relative RMS): %s", result["residual"])
 log.info("regions (grid cells): %s", result["regions"])

@@ -12,7 +12,7 @@ from gravsep.dataset.build import build_dataset
 ds = sm.params.definition
 years = sorted(set(ds["train_years"]) | set(ds["validation_years"]) | set(ds["test_years"]))
 # the rule's input is expand(comp=..., year=...): components outer, years inner
-stores = dict(zip(product(sm.params.components, years), sm.input, strict=True))
+stores = dict(zip(product(sm.params.components, years), sm.input.anomalies, strict=True))
 build_dataset(
     stores, sm.output[0], sm.params.components, years, ds, ds["nmax_flt"], ds["unit"],
     ds["extent"], ds["sampling"], ds["random_samples"], seed=ds.get("random_seed", 0),

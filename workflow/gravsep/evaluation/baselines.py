@@ -299,7 +299,7 @@ def proportional(input_cube, stats):
 PCA_RCOND = 1e-6
 
 
-def pca(input_cube, stats, regularise=True, noise_variance=0.0):
+def pca(input_cube, stats, regularise=True):
     """Separate the input by least squares on the components' stacked EOFs.
 
     With ``E = [E_1 ... E_C]`` the stacked EOFs (pixels x sum k_c) and ``W`` the pixel area
@@ -313,8 +313,6 @@ def pca(input_cube, stats, regularise=True, noise_variance=0.0):
     coefficient j and ``noise`` the training variance the kept EOFs leave unexplained (the
     optimal-interpolation estimate). Plain least squares hands a small component whose EOFs
     resemble a large one's big, opposite-signed parts (relative errors far above 1).
-    ``noise_variance`` [m^2] (area-weighted mean square of the input's observation noise, where
-    it is known) is added to that noise term.
 
     Parameters
     ----------
@@ -356,7 +354,6 @@ def pca(input_cube, stats, regularise=True, noise_variance=0.0):
             kept = np.array([np.sum(v) for v in stats["eof_variance"]])
             unexplained = kept * (1.0 / np.clip(explained, 1e-12, None) - 1.0)
             noise = max(float(unexplained.sum()), 1e-6 * float(kept.sum()), 1e-30)
-            noise += float(noise_variance)
             normal = stacked.T @ (w[:, None] * stacked)
             normal[np.diag_indices_from(normal)] += noise / np.clip(lam, 1e-30, None)
             coef = np.linalg.solve(normal, stacked.T @ (w[:, None] * anomaly))

@@ -4,10 +4,14 @@ What a geodesist does with a noisy monthly field before separating it: destripe 
 coefficients (Swenson & Wahr 2006, :mod:`gravsep.harmonics.destripe`) and smooth with a
 Gaussian kernel (:mod:`gravsep.harmonics.filtering`), then separate. Here the separation is the
 :func:`gravsep.evaluation.baselines.pca` baseline, with the components' EOFs passed through the
-same filter, so that input and basis have the same resolution, and with the known error level
-of the observations in its regularisation: the variance of the filtered noise of the training
-years (:func:`noise_variance`), as a user with calibrated errors would set it. Global grids
-only (the spherical-harmonic analysis needs the whole sphere).
+same filter, so that input and basis have the same resolution. Global grids only (the
+spherical-harmonic analysis needs the whole sphere).
+
+Not done, measured: adding the filtered noise's variance (training years, area-weighted mean
+square) to the PCA's Tikhonov noise term, as for white noise, made the chain worse on the
+default's noisy input (test year AO 0.676 -> 0.766, H 0.503 -> 0.602): after destriping and
+smoothing, the noise is smooth and mostly orthogonal to the components' EOFs, so the
+white-noise term over-regularises.
 
 The prediction is compared with the unfiltered targets (the dataset's own filter aside): what
 the smoothing removes from the signal counts as error, as it does for a user.
@@ -70,26 +74,7 @@ def filtered_statistics(stats, settings):
     return stats[key]
 
 
-def noise_variance(samples, settings, max_steps=16):
-    """Area-weighted mean square [m^2] of the training years' noise after the chain's filter.
-
-    The noise is the input less the sum of the targets (zero for a clean dataset); at most
-    ``max_steps`` time steps a year are used.
-    """
-    from gravsep.harmonics.grids import area_weights
-
-    total, count = 0.0, 0
-    w = area_weights(samples.lat)[:, None]
-    for year in samples.split_years("train"):
-        noise = samples.cube(year, "input") - samples.cube(year, "target").sum(axis=0)
-        steps = np.linspace(0, noise.shape[-1] - 1, min(max_steps, noise.shape[-1])).astype(int)
-        filtered = filter_grids(np.moveaxis(noise[..., steps], -1, 0), settings)
-        total += float((filtered**2 * w).sum(axis=(1, 2)).mean() / noise.shape[1])
-        count += 1
-    return total / count if count else 0.0
-
-
-def filter_pca(input_cube, stats, settings, noise_variance=0.0):
+def filter_pca(input_cube, stats, settings):
     """The classical chain's prediction ``(comp, lat, lon, t)`` [m] of an input ``(lat, lon, t)``.
 
     Parameters
@@ -100,9 +85,7 @@ def filter_pca(input_cube, stats, settings, noise_variance=0.0):
         Training statistics with EOFs (``training_statistics(..., eofs=True)``).
     settings : dict
         As for :func:`filter_grids`.
-    noise_variance : float
-        The filtered observation noise's variance [m^2] (:func:`noise_variance`).
     """
     x = np.moveaxis(np.asarray(input_cube), -1, 0)  # (t, lat, lon)
     filtered = np.moveaxis(filter_grids(x, settings), 0, -1).astype(np.float32)
-    return pca(filtered, filtered_statistics(stats, settings), noise_variance=noise_variance)
+    return pca(filtered, filtered_statistics(stats, settings))

@@ -173,11 +173,9 @@ def evaluate(
         if not test_years:
             raise ValueError(f"{dataset_h5} has no test years")
         if classical is not None and is_global(samples.lat, samples.lon):
-            settings = dict(classical)
             baselines[classical_chain.NAME] = functools.partial(
-                classical_chain.filter_pca, settings=settings,
-                noise_variance=classical_chain.noise_variance(samples, settings),
-            )  # fmt: skip
+                classical_chain.filter_pca, settings=dict(classical)
+            )
         eofs = "pca" in baselines or classical_chain.NAME in baselines
         stats = training_statistics(samples, eofs=eofs) if baselines else None
         noise = samples.noise_id

@@ -42,11 +42,19 @@ def active(noise):
     return bool(noise) and noise.get("model", "none") != "none" and noise.get("scale", 1) > 0
 
 
+#: Keys of a noise definition that shape training only (the bank), not the input.
+TRAINING_ONLY = ("augment", "bank_size")
+
+
 def noise_id(noise):
-    """Short, stable name of a noise definition: ``none`` or ``<model>-<hash of 8>``."""
+    """Short, stable name of the noise an input holds: ``none`` or ``<model>-<hash of 8>``.
+
+    The keys :data:`TRAINING_ONLY` are left out: a dataset with and one without an
+    augmentation bank hold the same input and share the id.
+    """
     if not active(noise):
         return "none"
-    blob = json.dumps(noise, sort_keys=True)
+    blob = json.dumps({k: v for k, v in noise.items() if k not in TRAINING_ONLY}, sort_keys=True)
     return f"{noise['model']}-{hashlib.sha256(blob.encode()).hexdigest()[:8]}"
 
 
@@ -133,7 +141,7 @@ class NoiseSource:
         self.noise, self.nmax = dict(noise), int(nmax)
         self.files = None
         if self.noise["model"] == "files":
-            self.files = _noise_files(self.noise["folder"])
+            self.files = noise_files(self.noise["folder"])
         elif self.noise["model"] != "grace_like":
             raise ValueError(f"dataset.noise.model: {self.noise['model']!r} adds no noise")
 
@@ -181,7 +189,8 @@ class NoiseSource:
                          for _ in range(int(size))])  # fmt: skip
 
 
-def _noise_files(folder):
+def noise_files(folder):
+    """The realisation files of a ``files`` noise folder, sorted (hidden files left out)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"dataset.noise.folder: {folder} is not a folder")

@@ -13,8 +13,9 @@ formats (rule ``demo_level2``, config section ``demo``) and applies a monthly mo
 3. GSM RL06 files (:mod:`gravsep.formats.gsm`): the sum of the components plus a static
    field (:func:`static_field`), rescaled to GRACE's GM and radius, without degree 0 and 1,
    with C20 and C30 spoiled by ``demo.low_degree_error`` (real GSM C20 is poor), nominal
-   sigmas, gzipped as distributed, one per month. Observation noise would be added here:
-   :data:`NOISE_MODELS` is the hook (``demo.noise``; issue 13 brings the models).
+   sigmas, gzipped as distributed, one per month, with observation noise where ``demo.noise``
+   defines one (the noise models of the datasets, :mod:`gravsep.harmonics.noise`; a month's
+   realisation for its length in days, :func:`month_noise`).
 4. A TN-14 file with the true C20 and C30 of every month (GRACE's constants) and a TN-13 file
    with the true degree 1, written in the CF frame with the Love number it states
    (``demo.love_k1``, 0.021 as the real notes), i.e. the training's degree 1 times
@@ -33,6 +34,7 @@ from gravsep.formats.archive import year_epochs
 from gravsep.formats.gsm import gsm_name, write_gsm
 from gravsep.formats.store import StoreWriter, to_seconds
 from gravsep.formats.technotes import write_tn13, write_tn14
+from gravsep.harmonics.noise import NoiseSource, active
 from gravsep.level2.frames import TRAINING_FRAME, degree1_factor
 from gravsep.level2.inputs import rescale
 from gravsep.synthetic.model import build_model
@@ -44,9 +46,6 @@ GRACE_GM, GRACE_R = 3.986004415e14, 6378136.3
 MEAN_C20, MEAN_C30 = -4.841694573200e-04, 9.571647583412e-07
 #: Seed offsets of the demo's own random numbers (static field, spoiled C20/C30).
 STATIC_SEED, ERROR_SEED = 101, 102
-#: Observation noise models of the GSM coefficients, by ``demo.noise`` (the hook for issue
-#: 13): name -> function ``f(cs, month_index, rng) -> noise`` or None for none.
-NOISE_MODELS = {"none": None}
 #: Names of the technical notes the demonstration writes.
 TN13_NAME, TN14_NAME = "TN-13_GEOC_GRAVSEP_DEMO.txt", "TN-14_C30_C20_GRAVSEP_DEMO.txt"
 
@@ -123,8 +122,32 @@ def write_truth(folder, start, end, truth):
     return paths
 
 
+def month_noise(noise, nmax, start, end):
+    """The observation noise of every month of the GSM files, or None without noise.
+
+    Parameters
+    ----------
+    noise : dict
+        ``demo.noise`` (a dataset noise definition, defaults filled in).
+    nmax : int
+    start, end : numpy.ndarray
+        ``(T,)`` ``datetime64[s]``: the months.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``(T, 2, N+1, N+1)`` Stokes coefficients (dimensionless, GRACE's constants: the
+        noise is a property of the files); nothing below the model's ``nmin`` (degree 2).
+    """
+    if not active(noise):
+        return None
+    source = NoiseSource(noise, nmax)
+    return np.array([source.window(int(to_seconds(s)), int(to_seconds(e)), k)
+                     for k, (s, e) in enumerate(zip(start, end, strict=True))])  # fmt: skip
+
+
 def _spoiled(total, errors, rng, nmax):
-    """C20 and C30 spoiled by ``errors`` RMS, and the noise model's noise (none today)."""
+    """C20 and C30 spoiled by ``errors`` RMS."""
     out = total.copy()
     out[0, 2, 0] += errors * rng.standard_normal()
     if nmax >= 3:
@@ -136,11 +159,11 @@ def _gsm_files(folder, names, start, end, fields, demo, nmax):
     rng = np.random.default_rng([int(demo.get("seed", 0)), ERROR_SEED])
     n = np.arange(nmax + 1, dtype=float)
     sigma = np.broadcast_to((1e-12 * (1.0 + n / 10.0))[:, None], (2, nmax + 1, nmax + 1))
-    noise = NOISE_MODELS[demo.get("noise", "none")]
+    noise = month_noise(demo.get("noise") or {"model": "none"}, nmax, start, end)
     for k, (name, s, e, total) in enumerate(zip(names, start, end, fields, strict=True)):
         cs = _spoiled(total, demo.get("low_degree_error", 1e-10), rng, nmax)
         if noise is not None:
-            cs = cs + noise(cs, k, rng)
+            cs = cs + noise[k]
         write_gsm(
             Path(folder) / name, cs, sigma, s, e, GRACE_GM, GRACE_R,
             title="gravsep demonstration GSM (synthetic, NOT REAL DATA)",

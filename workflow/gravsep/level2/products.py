@@ -205,8 +205,11 @@ def regional_table(f, masks):
     return pd.DataFrame(rows)
 
 
-def apply_metrics(f, model, model_dataset):
-    """Apply-versus-truth rows (split ``apply``) of the network and the baselines."""
+def apply_metrics(f, model, model_dataset, input_noise="none"):
+    """Apply-versus-truth rows (split ``apply``) of the network and the baselines.
+
+    ``input_noise`` names the noise of the files (the demonstration's noise id).
+    """
     if f["truth"] is None:
         return pd.DataFrame(columns=CSV_COLUMNS)
     stats = training_statistics(model_dataset, eofs="pca" in BASELINES)
@@ -217,12 +220,12 @@ def apply_metrics(f, model, model_dataset):
         for method in [NETWORK, *BASELINES]:
             p = f["prediction"][..., sel] if method == NETWORK else BASELINES[method](seen, stats)
             rows += method_rows(model, method, SPLIT, int(year), f["components"], p, truth,
-                                f["lat"])  # fmt: skip
+                                f["lat"], input_noise=input_noise)  # fmt: skip
     return pd.DataFrame(rows, columns=CSV_COLUMNS)
 
 
 def export_apply(series_h5, samples_h5, predictions, report_yaml, model_dataset, out, *,
-                 name, model, regions, land_shapefile=None):  # fmt: skip
+                 name, model, regions, land_shapefile=None, input_noise="none"):  # fmt: skip
     """Write the products of one apply run (module docstring).
 
     Parameters
@@ -242,6 +245,9 @@ def export_apply(series_h5, samples_h5, predictions, report_yaml, model_dataset,
         ``apply.<name>.regions``.
     land_shapefile : path-like, optional
         Natural Earth land polygons.
+    input_noise : str
+        Column ``input_noise`` of the apply-versus-truth rows: the noise id of the files where
+        it is known (the demonstration), else ``unknown``.
 
     Returns
     -------
@@ -264,7 +270,7 @@ def export_apply(series_h5, samples_h5, predictions, report_yaml, model_dataset,
     table = regional_table(f, masks)
     with atomic_output(out["regions"]) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")
-    metrics = apply_metrics(f, model, model_dataset)
+    metrics = apply_metrics(f, model, model_dataset, input_noise)
     with atomic_output(out["metrics"]) as tmp:
         metrics.to_csv(tmp, index=False, float_format="%.6g")
     cells = cell_counts(masks)
