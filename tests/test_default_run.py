@@ -78,8 +78,10 @@ def test_sphere_model_beside_latlon(default_run):
     assert (sphere_t < 1.2 * latlon_t).all(), pd.DataFrame({"latlon": latlon_t, "sphere": sphere_t})
 
 
+# strict: turns red once the target is reached, so that this marker and the note are updated
 @pytest.mark.xfail(reason="issue 14's target, not reached: the sphere model's test-year errors "
-                          "are about latlon's (ratio ~1), not half", strict=False)  # fmt: skip
+                          "are about latlon's (ratio 1.03-1.10 over seeds 1-3), not half",
+                   strict=True)  # fmt: skip
 def test_sphere_model_halves_the_latlon_error(default_run):
     latlon, sphere = (_unet_errors(default_run, m, "test") for m in ("latlon", "sphere"))
     assert (sphere <= 0.5 * latlon).all(), pd.DataFrame({"latlon": latlon, "sphere": sphere})
