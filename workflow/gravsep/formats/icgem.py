@@ -15,14 +15,13 @@ dependency.
 
 import re
 import warnings
-import zlib
-from pathlib import Path
 
 import numpy as np
 
 from gravsep.atomic import write_text
 from gravsep.constants import GM, R_EARTH
 from gravsep.formats.icgem_columns import parse_fixed
+from gravsep.formats.textfile import excerpt, read_bytes
 
 #: The highest degree read (EGM2008's): a header or a line claiming more is refused before
 #: anything of that size is allocated (2 x 2191^2 float64 is 77 MB).
@@ -33,8 +32,6 @@ HEADER_BYTES = 64 << 10
 LINE_BYTES = 256
 #: The longest line read; a longer one is refused (and quoted only in part).
 MAX_LINE_BYTES = 4096
-#: Characters of a bad line quoted in a message.
-EXCERPT = 60
 #: Keys of time-variable ICGEM 2.0 files, which this reader does not evaluate.
 TIME_VARIABLE_KEYS = ("gfct", "trnd", "acos", "asin")
 
@@ -48,49 +45,12 @@ def max_file_bytes(nmax):
     return HEADER_BYTES + (int(nmax) + 1) * (int(nmax) + 2) // 2 * LINE_BYTES
 
 
-def excerpt(text, limit=EXCERPT):
-    """``repr`` of at most ``limit`` characters of a line (``...`` and the length if cut)."""
-    if len(text) <= limit:
-        return repr(text)
-    return f"{text[:limit]!r}... ({len(text)} characters)"
-
-
-def _gunzip(data, limit, name):
-    """Decompress gzip data, refusing more than ``limit`` bytes of output."""
-    d = zlib.decompressobj(wbits=31)
-    try:
-        out = d.decompress(data, limit + 1)
-    except zlib.error as err:
-        raise ICGEMError(f"{name}: corrupt gzip data ({err})") from None
-    if len(out) > limit:
-        raise ICGEMError(f"{name}: decompresses to more than {limit} bytes; refusing to read it")
-    if not d.eof:
-        raise ICGEMError(f"{name}: corrupt gzip data (truncated stream)")
-    return out
-
-
 def _to_bytes(source, limit):
     """Return (data, name) of a path, bytes or str; gzip recognised by its magic bytes.
 
     At most ``limit`` bytes are read or decompressed; more is refused.
     """
-    if isinstance(source, (bytes, bytearray)):
-        data, name = bytes(source), "<bytes>"
-    elif isinstance(source, str) and "\n" in source:
-        data, name = source.encode("ascii", "replace"), "<string>"
-    else:
-        path = Path(source)
-        name = str(path)
-        with open(path, "rb") as fh:
-            data = fh.read(limit + 1)
-    if data[:2] == b"\x1f\x8b":
-        data = _gunzip(data, limit, name)
-    if len(data) > limit:
-        raise ICGEMError(
-            f"{name}: more than {limit} bytes, more than a file of this degree can hold; "
-            "refusing to read it"
-        )
-    return data, name
+    return read_bytes(source, limit, ICGEMError, ", more than a file of this degree can hold")
 
 
 def _check_header(header, head, name):

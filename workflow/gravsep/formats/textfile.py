@@ -1,10 +1,11 @@
-"""Bounded reading of text products (GSM, technical notes): size limits, gzip, excerpts.
+"""Bounded reading of text products (ICGEM, GSM, technical notes): size limits, gzip, excerpts.
 
-What the Level-2 readers share (:mod:`gravsep.formats.gsm`, :mod:`gravsep.formats.technotes`):
-a source is a path, bytes or the text itself; gzip is recognised by its magic bytes; at most
-``limit`` bytes are read or decompressed, more is refused before anything of that size is held;
-a bad line is quoted in part (:func:`excerpt`). Errors are :class:`FormatError` and name the
-file (and the line where there is one).
+What the text readers share (:mod:`gravsep.formats.icgem`, :mod:`~gravsep.formats.gsm`,
+:mod:`~gravsep.formats.technotes`): a source is a path, bytes or the text itself; gzip is
+recognised by its magic bytes; at most ``limit`` bytes are read or decompressed, more is
+refused before anything of that size is held (:func:`read_bytes`); a bad line is quoted in
+part (:func:`excerpt`). Errors are :class:`FormatError` (the ICGEM reader's own class) and
+name the file (and the line where there is one).
 """
 
 import zlib
@@ -25,17 +26,40 @@ def excerpt(text, limit=EXCERPT):
     return f"{text[:limit]!r}... ({len(text)} characters)"
 
 
-def _gunzip(data, limit, name):
+def gunzip(data, limit, name, error=FormatError):
+    """Decompress gzip data, refusing more than ``limit`` bytes of output (``error`` raised)."""
     d = zlib.decompressobj(wbits=31)
     try:
         out = d.decompress(data, limit + 1)
     except zlib.error as err:
-        raise FormatError(f"{name}: corrupt gzip data ({err})") from None
+        raise error(f"{name}: corrupt gzip data ({err})") from None
     if len(out) > limit:
-        raise FormatError(f"{name}: decompresses to more than {limit} bytes; refusing to read it")
+        raise error(f"{name}: decompresses to more than {limit} bytes; refusing to read it")
     if not d.eof:
-        raise FormatError(f"{name}: corrupt gzip data (truncated stream)")
+        raise error(f"{name}: corrupt gzip data (truncated stream)")
     return out
+
+
+def read_bytes(source, limit, error=FormatError, why=""):
+    """``(data, name)`` of a path, bytes or str, at most ``limit`` bytes (after gunzip).
+
+    The bounded reading every text reader shares (:func:`read_limited`, the ICGEM reader);
+    ``error`` is the reader's exception class, ``why`` says in the message what the bound is.
+    """
+    if isinstance(source, (bytes, bytearray)):
+        data, name = bytes(source), "<bytes>"
+    elif isinstance(source, str) and "\n" in source:
+        data, name = source.encode("ascii", "replace"), "<string>"
+    else:
+        path = Path(source)
+        name = str(path)
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
+    if data[:2] == b"\x1f\x8b":
+        data = gunzip(data, limit, name, error)
+    if len(data) > limit:
+        raise error(f"{name}: more than {limit} bytes{why}; refusing to read it")
+    return data, name
 
 
 def read_limited(source, limit):
@@ -61,19 +85,7 @@ def read_limited(source, limit):
     FormatError
         More than ``limit`` bytes, or corrupt gzip data.
     """
-    if isinstance(source, (bytes, bytearray)):
-        data, name = bytes(source), "<bytes>"
-    elif isinstance(source, str) and "\n" in source:
-        data, name = source.encode("ascii", "replace"), "<string>"
-    else:
-        path = Path(source)
-        name = str(path)
-        with open(path, "rb") as fh:
-            data = fh.read(limit + 1)
-    if data[:2] == b"\x1f\x8b":
-        data = _gunzip(data, limit, name)
-    if len(data) > limit:
-        raise FormatError(f"{name}: more than {limit} bytes; refusing to read it")
+    data, name = read_bytes(source, limit)
     return data.decode("ascii", "replace"), name
 
 
