@@ -12,16 +12,12 @@ log = runlog.setup(sm.log[0])
 from gravsep.network.inference import predict
 
 predict(
-    list(sm.input.model) if not isinstance(sm.input.model, str) else sm.input.model,
+    sm.input.model,  # one path, or an ensemble's members (predict takes either)
     sm.input.dataset,
     sm.output[0],
     inference_mode=sm.params.inference_mode,
     batch_size=sm.params.batch_size,
-    parameters_path=(
-        list(sm.input.parameters)
-        if not isinstance(sm.input.parameters, str)
-        else sm.input.parameters
-    ),
+    parameters_path=sm.input.parameters,
     threads=sm.threads,
     mc_passes=sm.params.ensemble.get("mc_passes", 1),
 )
