@@ -4,10 +4,28 @@ import numpy as np
 import pytest
 
 
+def _assert_one_step_trains(model, loss_fn, optimizer, x_net, x_loss, y):
+    """One gradient step on (x_net -> y): finite loss and gradients, and the weights move."""
+    import tensorflow as tf
+
+    @tf.function
+    def step(x_net, x_loss, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(x_loss, y, model(x_net, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss, grads
+
+    before = model.get_layer("enc5_conv").kernel.numpy().copy()
+    loss, grads = step(x_net, x_loss, y)
+    assert np.isfinite(float(loss))
+    assert all(np.all(np.isfinite(g.numpy())) for g in grads)
+    assert not np.array_equal(before, model.get_layer("enc5_conv").kernel.numpy())
+
+
 @pytest.mark.slow
 def test_full_size_one_training_step():
     import keras
-    import tensorflow as tf
     from gravsep.network.losses import SeparationLoss
     from gravsep.network.unet import build_unet, depth_for
 
@@ -30,20 +48,7 @@ def test_full_size_one_training_step():
     rng = np.random.default_rng(0)
     y = rng.uniform(-0.5, 0.5, size=(1, dim, dim, n_comp)).astype(np.float32)
     x = y.sum(-1)
-
-    @tf.function
-    def step(x, y):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(x, y, model(x[..., None], training=True))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss, grads
-
-    before = model.get_layer("enc5_conv").kernel.numpy().copy()
-    loss, grads = step(x, y)
-    assert np.isfinite(float(loss))
-    assert all(np.all(np.isfinite(g.numpy())) for g in grads)
-    assert not np.array_equal(before, model.get_layer("enc5_conv").kernel.numpy())
+    _assert_one_step_trains(model, loss_fn, optimizer, x[..., None], x, y)
 
 
 @pytest.mark.slow
@@ -51,7 +56,6 @@ def test_full_size_with_the_sphere_options_one_training_step():
     """512 x 512, filters 64..512, with periodic padding, 2 context windows on each side,
     position channels and the area-weighted loss: builds, one step, finite, weights move."""
     import keras
-    import tensorflow as tf
     from gravsep.network.features import InputFeatures
     from gravsep.network.losses import SeparationLoss, area_weights
     from gravsep.network.unet import build_unet
@@ -73,17 +77,4 @@ def test_full_size_with_the_sphere_options_one_training_step():
     y = rng.uniform(-0.5, 0.5, size=(1, dim, dim, n_comp)).astype(np.float32)
     x = rng.uniform(-1, 1, size=(1, dim, dim, features.channels)).astype(np.float32)
     x[..., 0] = y.sum(-1)
-
-    @tf.function
-    def step(x, y):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(x, y, model(x, training=True))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss, grads
-
-    before = model.get_layer("enc5_conv").kernel.numpy().copy()
-    loss, grads = step(x, y)
-    assert np.isfinite(float(loss))
-    assert all(np.all(np.isfinite(g.numpy())) for g in grads)
-    assert not np.array_equal(before, model.get_layer("enc5_conv").kernel.numpy())
+    _assert_one_step_trains(model, loss_fn, optimizer, x, x, y)
