@@ -1,7 +1,7 @@
 """Helpers of the fault-injection suite: running Snakemake, the fault tally, output comparison.
 
 The tally is module state: every test records the faults it injects with :func:`fault`, and
-``tests/faults/conftest.py`` prints ``faults: N tried, M survived`` at the end of the session.
+``tests/conftest.py`` prints ``faults: N tried, M survived`` at the end of the session.
 A fault *survived* when the pipeline completed identically, or stopped with the expected clear
 error and left no partial output.
 """
