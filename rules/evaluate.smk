@@ -189,6 +189,7 @@ rule calibration:
     params:
         model="{model}",
         variance_scaling=config["evaluation"]["calibration"]["variance_scaling"],
+        floor=config["evaluation"]["calibration"]["floor"],
     script:
         "../workflow/scripts/calibration.py"
 

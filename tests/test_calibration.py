@@ -131,3 +131,47 @@ def test_a_single_model_file_has_no_members(tmp_path):
         assert not p.is_ensemble and p.members == 1
         with pytest.raises(KeyError, match="not an ensemble"):
             p.spread(2000)
+
+
+def _heteroscedastic(floor, shape=(9, 16, 400), seed=4):
+    """Spreads spanning two decades, errors N(0, spread^2 + floor^2): the calibration is
+    ``(scale, floor) = (1, floor)``."""
+    rng = np.random.default_rng(seed)
+    sigma = 0.01 * np.exp(rng.uniform(np.log(0.1), np.log(10.0), shape))
+    mu = rng.normal(0.0, 0.1, shape)
+    y = mu + rng.normal(0.0, 1.0, shape) * np.hypot(sigma, floor)
+    return mu, sigma, y
+
+
+def test_the_floor_fit_recovers_a_known_floor():
+    mu, sigma, y = _heteroscedastic(floor=0.01)
+    scale, floor = calibration.fit_spread(mu, sigma, y, LAT)
+    assert scale == pytest.approx(1.0, abs=0.1)
+    assert floor == pytest.approx(0.01, rel=0.15)
+    fitted = calibration.calibrated(sigma, scale, floor)
+    assert calibration.spread_skill(mu, fitted, y, LAT) == pytest.approx(1.0, rel=1e-9)
+    assert calibration.coverage(mu, fitted, y, LAT, 0.95) == pytest.approx(0.95, abs=0.003)
+    # the factor alone matches the RMS but not the tails: its 95 % interval is off
+    alone = sigma * calibration.variance_scale(mu, sigma, y, LAT)
+    assert abs(calibration.coverage(mu, alone, y, LAT, 0.95) - 0.95) > 0.02
+    assert calibration.fit_spread(mu, sigma, y, LAT, floor=False) == (
+        calibration.variance_scale(mu, sigma, y, LAT), 0.0)  # fmt: skip
+
+
+def test_a_calibrated_spread_needs_next_to_no_floor():
+    mu, sigma, y = _heteroscedastic(floor=0.0)
+    scale, floor = calibration.fit_spread(mu, sigma, y, LAT)
+    rms = np.sqrt(np.mean((y - mu) ** 2))
+    assert scale == pytest.approx(1.0, abs=0.03)
+    assert floor < 0.1 * rms
+
+
+def test_a_uniform_spread_takes_no_floor_and_a_zero_spread_only_the_floor():
+    mu, sigma, y = _gaussian(sigma_pred=0.05)
+    # every floor gives the same uniform calibrated spread: the smallest, 0, is taken
+    assert calibration.fit_spread(mu, sigma, y, LAT) == (
+        calibration.variance_scale(mu, sigma, y, LAT), 0.0)  # fmt: skip
+    scale, floor = calibration.fit_spread(mu, np.zeros_like(sigma), y, LAT)
+    fitted = calibration.calibrated(np.zeros_like(sigma), scale, floor)
+    assert calibration.spread_skill(mu, fitted, y, LAT) == pytest.approx(1.0, rel=1e-12)
+    assert calibration.fit_spread(mu, sigma, mu, LAT) == (1.0, 0.0)  # no error

@@ -84,8 +84,10 @@ def test_members_differ_in_seed_and_weights(ensemble_run):
 def test_calibration_and_members_tables(ensemble_run):
     cal = pd.read_csv(ensemble_run / "results" / "calibration.csv")
     assert list(cal.columns) == ["model", "split", "component", "spread_skill", "coverage_68",
-                                 "coverage_95", "crps", "scale"]  # fmt: skip
+                                 "coverage_95", "crps", "scale", "floor"]  # fmt: skip
     assert len(cal) == 2 * 4 and set(cal["split"]) == {"validation", "test"}
+    assert (cal["scale"] >= 0).all() and (cal["floor"] >= 0).all()
+    assert (cal["scale"] + cal["floor"] > 0).all()
     assert (cal["spread_skill"] > 0).all() and (cal["crps"] > 0).all()
     members = pd.read_csv(ensemble_run / "results" / "models" / "ens" / "members.csv")
     assert set(members["member"]) == {"m1", "m2", "m3", "mean"}

@@ -14,6 +14,7 @@ calibrate(
     sm.output.members,
     sm.params.model,
     variance_scaling=sm.params.variance_scaling,
+    floor=sm.params.floor,
     figures={"spread_maps": sm.output.spread_maps, "reliability": sm.output.reliability},
 )
 log.info("wrote %s and %s", sm.output.calibration, sm.output.members)

@@ -6,10 +6,11 @@ split (``validation``, ``test``: all years of the split together) and component,
 Gaussian ``N(mean, spread)`` against the truth (:mod:`gravsep.evaluation.calibration`).
 
 Calibration (output, CSV)
-    columns :data:`CSV_COLUMNS`, one row per split and component. ``scale`` is the
-    variance-scaling factor fitted on the validation years (``RMS error / RMS spread`` of the
-    component; 1 with ``variance_scaling`` off). The validation rows score the raw spread (what
-    the factor is fitted on), the test rows the spread times ``scale``.
+    columns :data:`CSV_COLUMNS`, one row per split and component. ``scale`` and ``floor``
+    [m] are fitted on the validation years (:func:`gravsep.evaluation.calibration.fit_spread`;
+    ``floor`` 0 with ``floor`` off, then ``scale`` is ``RMS error / RMS spread``; 1 and 0 with
+    ``variance_scaling`` off). The validation rows score the raw spread (what the fit is made
+    on), the test rows the calibrated one, ``sqrt((scale spread)^2 + floor^2)``.
 Members (output, CSV)
     columns ``model, member, split, component, rel_rms``: the relative RMS error
     (:func:`gravsep.evaluation.metrics.relative_rms`, all years of the split together) of each
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 SPLITS = ("validation", "test")
 CSV_COLUMNS = ["model", "split", "component", "spread_skill", "coverage_68", "coverage_95",
-               "crps", "scale"]  # fmt: skip
+               "crps", "scale", "floor"]  # fmt: skip
 MEMBER_COLUMNS = ["model", "member", "split", "component", "rel_rms"]
 
 
@@ -79,7 +80,7 @@ def member_rows(model, split, components, data, lat, names):
 
 
 def calibrate(dataset_h5, predictions_h5, out_csv, members_csv, model, variance_scaling=True,
-              figures=None):  # fmt: skip
+              figures=None, floor=True):  # fmt: skip
     """Score an ensemble's spread, fit and apply the variance scaling, write both CSVs.
 
     Parameters
@@ -89,7 +90,9 @@ def calibrate(dataset_h5, predictions_h5, out_csv, members_csv, model, variance_
         Calibration and members CSVs (module docstring).
     model : str
     variance_scaling : bool
-        Fit the factor on the validation years and apply it to the test years.
+        Fit the calibration on the validation years and apply it to the test years.
+    floor : bool
+        Fit a floor beside the factor (:func:`gravsep.evaluation.calibration.fit_spread`).
     figures : dict, optional
         ``spread_maps``, ``reliability``: PNG paths of the figures.
 
@@ -103,7 +106,7 @@ def calibrate(dataset_h5, predictions_h5, out_csv, members_csv, model, variance_
         if not preds.is_ensemble:
             raise ValueError(f"{predictions_h5} holds no ensemble (no members, no spread)")
         comps, lat = samples.components, samples.lat
-        scale = np.ones(len(comps))
+        fit = [(1.0, 0.0)] * len(comps)
         for split in SPLITS:
             years = samples.split_years(split)
             if not years:
@@ -112,16 +115,18 @@ def calibrate(dataset_h5, predictions_h5, out_csv, members_csv, model, variance_
             names = member_names(preds.members, preds.mc_passes)
             member_table += member_rows(model, split, comps, data, lat, names)
             if split == "validation" and variance_scaling:
-                scale = np.array([
-                    calibration.variance_scale(data["mean"][c], data["spread"][c],
-                                               data["truth"][c], lat)
-                    for c in range(len(comps))
+                fit = [calibration.fit_spread(data["mean"][c], data["spread"][c],
+                                              data["truth"][c], lat, floor=floor)
+                       for c in range(len(comps))]  # fmt: skip
+            if split == "test":
+                data["spread"] = np.stack([
+                    calibration.calibrated(data["spread"][c], *fit[c]) for c in range(len(comps))
                 ])  # fmt: skip
-            applied = scale if split == "test" else np.ones(len(comps))
             for c, comp in enumerate(comps):
-                args = (data["mean"][c], data["spread"][c] * applied[c], data["truth"][c], lat)
+                args = (data["mean"][c], data["spread"][c], data["truth"][c], lat)
                 row = {"model": model, "split": split, "component": comp,
-                       **calibration.scores(*args), "scale": float(scale[c])}  # fmt: skip
+                       **calibration.scores(*args), "scale": fit[c][0],
+                       "floor": fit[c][1]}  # fmt: skip
                 rows.append(row)
                 curves[(split, comp)] = calibration.reliability(*args)
                 log.info("%s %s %s: %s", model, split, comp, row)
@@ -131,7 +136,7 @@ def calibrate(dataset_h5, predictions_h5, out_csv, members_csv, model, variance_
                 first = samples.numt(years[0])
                 calibration_figures.spread_maps(
                     data["mean"][..., :first] - data["truth"][..., :first],
-                    data["spread"][..., :first] * applied[:, None, None, None],
+                    data["spread"][..., :first],
                     samples.lat, samples.lon, comps, figures["spread_maps"],
                     title=f"model {model}, test year {years[0]}",
                 )  # fmt: skip

@@ -18,6 +18,18 @@ CRPS
 Variance scaling: the factor ``s`` that makes the spread-skill ratio 1 on the validation year,
 ``s = RMS(y - mu) / RMS(sigma)``, applied to ``sigma`` of the test year (the switch
 ``evaluation.calibration.variance_scaling``; :mod:`gravsep.evaluation.calibrate` runs it).
+
+With a floor (``evaluation.calibration.floor``, :func:`fit_spread`) the calibrated spread is
+``sqrt((a sigma)^2 + b^2)``: a factor ``a`` and a constant ``b`` [unit of the data], fitted on
+the validation year so that its spread-skill ratio is 1 and its central 95 % interval covers
+95 % (as near as the data allow). One factor can match the RMS of the error but not its tails
+where the members agree and are wrong (their spread is small, the error is not: an event the
+training years did not show); the floor gives every pixel a spread of its own. Two equations,
+two unknowns: for each ``b`` on a grid of :data:`FLOOR_STEPS` steps from 0 to the RMS error,
+``a`` follows from the spread-skill ratio, ``a^2 = (RMS(y - mu)^2 - b^2) / RMS(sigma)^2``, and
+the smallest ``b`` at which the 95 % coverage reaches 0.95 is taken (the nearer grid point of
+the crossing; the coverage need not be monotone in ``b``, and the smallest floor is the least
+change to the spread); where it never reaches 0.95, the ``b`` of the nearest coverage.
 """
 
 import math
@@ -26,6 +38,9 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from gravsep.harmonics.grids import area_weights
+
+#: Grid of the floor fit: steps of RMS error / FLOOR_STEPS from 0 to the RMS error.
+FLOOR_STEPS = 100
 
 #: Nominal probabilities of the reliability diagram.
 NOMINAL = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.68, 0.7, 0.8, 0.9, 0.95, 0.99)
@@ -81,6 +96,52 @@ def variance_scale(mu, sigma, y, lat):
     """Factor on ``sigma`` that makes the spread-skill ratio 1 (1 for a zero spread)."""
     ratio = spread_skill(mu, sigma, y, lat)
     return 1.0 / ratio if 0 < ratio < math.inf else 1.0
+
+
+def calibrated(sigma, scale=1.0, floor=0.0):
+    """The calibrated spread ``sqrt((scale sigma)^2 + floor^2)`` (``floor`` in the data's
+    unit)."""
+    return np.hypot(scale * np.asarray(sigma, dtype=float), floor)
+
+
+def fit_spread(mu, sigma, y, lat, floor=True):
+    """Factor and floor of the calibrated spread, fitted on ``(mu, sigma, y)`` (module docstring).
+
+    Parameters
+    ----------
+    mu, sigma, y : numpy.ndarray
+        Mean, spread and truth, last three axes ``(lat, lon, t)`` [unit of the data].
+    lat : numpy.ndarray
+        Latitudes of the rows [deg].
+    floor : bool
+        Fit the floor; without it the floor is 0 and the factor :func:`variance_scale`.
+
+    Returns
+    -------
+    (float, float)
+        ``scale`` (dimensionless) and ``floor`` [unit of the data]; ``(1, 0)`` where the error
+        is zero.
+    """
+    mu, sigma, y = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (mu, sigma, y)))
+    w = pixel_weights(lat, y.shape)
+    mse, msp = _mean((y - mu) ** 2, w), _mean(sigma**2, w)
+    if not floor or mse == 0:
+        return variance_scale(mu, sigma, y, lat), 0.0
+    if msp == 0:  # no spread to scale: the floor alone matches the RMS error
+        return 1.0, math.sqrt(mse)
+    floors = math.sqrt(mse) * np.arange(FLOOR_STEPS + 1) / FLOOR_STEPS
+    miss = np.array([
+        coverage(mu, calibrated(sigma, math.sqrt(max(mse - b * b, 0.0) / msp), b), y, lat, 0.95)
+        for b in floors
+    ]) - 0.95  # fmt: skip
+    crossed = np.flatnonzero(np.sign(miss[1:]) != np.sign(miss[0]))
+    if crossed.size:  # the first floor at which the coverage reaches 0.95
+        k = int(crossed[0]) + 1
+        k = k if abs(miss[k]) < abs(miss[k - 1]) else k - 1
+    else:  # never reached: the nearest
+        k = int(np.argmin(np.abs(miss)))
+    b = float(floors[k])
+    return math.sqrt(max(mse - b * b, 0.0) / msp), b
 
 
 def scores(mu, sigma, y, lat):

@@ -12,7 +12,8 @@ float32 [m]: the standard deviation of the members about ``prediction_<COMP>`` (
 linked to it by the CF attribute ``ancillary_variables``, and the global attribute
 ``ensemble_members``. Equivalent water height of a mass-change component has no CF standard
 name, so neither variable carries one (the coordinates do); the spread is the members' raw
-standard deviation (the calibration factor of ``results/calibration.csv`` is not applied).
+standard deviation (the calibration of ``results/calibration.csv``, factor and floor, is not
+applied).
 """
 
 import datetime as dt
