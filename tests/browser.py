@@ -30,6 +30,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import apt_helpers
+
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 #: Flags for a quiet, self-contained headless run (root needs --no-sandbox).
@@ -281,13 +283,8 @@ def find_chromium(install=False, timeout=900):
     if os.name != "posix" or os.geteuid() != 0 or not shutil.which("apt-get"):
         LAST_INSTALL_ERROR = "chromium missing; apt-get install needs root and apt-get"
         return None
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    cmd = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
     try:
-        result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-        if result.returncode != 0:  # stale package lists: update once and retry
-            subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=timeout)
-            result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+        result = apt_helpers.install("chromium", timeout=timeout)
     except subprocess.TimeoutExpired:
         LAST_INSTALL_ERROR = f"apt-get install chromium took more than {timeout} s"
         return None

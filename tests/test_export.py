@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import tarfile
 
+import apt_helpers
 import h5py
 import numpy as np
 import pytest
@@ -150,10 +151,8 @@ def _ncdump():
     path = shutil.which("ncdump")
     if path or os.geteuid() != 0 or not shutil.which("apt-get"):
         return path
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    cmd = ["apt-get", "install", "-y", "--no-install-recommends", "netcdf-bin"]
     try:
-        subprocess.run(cmd, env=env, capture_output=True, timeout=120, check=False)
+        apt_helpers.apt_get("install", "-y", "--no-install-recommends", "netcdf-bin", timeout=120)
     except subprocess.TimeoutExpired:
         return None
     return shutil.which("ncdump")

@@ -29,6 +29,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also run as a script
+import apt_helpers  # noqa: E402
+
 PACKAGES = ["slurm-wlm", "munge", "slurmdbd", "mariadb-server"]
 #: Binaries the packages provide; all present = nothing to install.
 BINARIES = ["munged", "mariadbd", "mariadb-install-db", "slurmdbd", "slurmctld", "slurmd",
@@ -101,13 +104,8 @@ def install():
     if not shutil.which("apt-get"):
         raise ClusterUnavailable(f"no apt-get to install {', '.join(missing)}")
     _log(f"installing {' '.join(PACKAGES)} (missing: {', '.join(missing)})")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    cmd = ["apt-get", "install", "-y", "--no-install-recommends", *PACKAGES]
     try:
-        res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-        if res.returncode != 0:  # stale package lists: update once and retry
-            subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=300)
-            res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        res = apt_helpers.install(*PACKAGES, timeout=600)
     except subprocess.TimeoutExpired as err:
         raise ClusterUnavailable(f"apt-get timed out: {err}") from None
     if res.returncode != 0:
