@@ -48,14 +48,25 @@ def group(nodeid):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Put the groups of :data:`FIRST` first (stable: each group's tests keep their order)."""
+    """Put the groups of :data:`FIRST` first (stable: each group's tests keep their order);
+    refuse a user of the tiny run outside :data:`TINY_RUN_MODULES` (it would run it again)."""
+    for item in items:
+        if {"tiny_run", "report_html"} & set(getattr(item, "fixturenames", ())):
+            if group(item.nodeid) != "tiny_run":
+                raise pytest.UsageError(
+                    f"{item.nodeid} uses the tiny run: add its module to TINY_RUN_MODULES in "
+                    "tests/conftest.py"
+                )
     rank = {name: k for k, name in enumerate(FIRST)}
     items.sort(key=lambda item: rank.get(group(item.nodeid), len(FIRST)))
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
-    """xdist's scope scheduler with :func:`group` as the scope."""
+    """For ``--dist loadscope`` (pyproject's default): xdist's scope scheduler with
+    :func:`group` as the scope; other ``--dist`` modes are xdist's own."""
+    if config.getoption("dist") != "loadscope":
+        return None
     from xdist.scheduler import LoadScopeScheduling
 
     class GroupScheduling(LoadScopeScheduling):
@@ -67,7 +78,12 @@ def pytest_xdist_make_scheduler(config, log):
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config):
-    return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0))))
+    """``-n auto``: ``PYTEST_XDIST_AUTO_NUM_WORKERS`` if set (xdist's own), else one per
+    usable core, at most :data:`MAX_WORKERS`; ``-n logical`` is left to xdist."""
+    if config.option.numprocesses == "logical" or os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(MAX_WORKERS, cores or 1))
 
 
 def pytest_sessionfinish(session):
