@@ -175,3 +175,10 @@ def test_a_uniform_spread_takes_no_floor_and_a_zero_spread_only_the_floor():
     fitted = calibration.calibrated(np.zeros_like(sigma), scale, floor)
     assert calibration.spread_skill(mu, fitted, y, LAT) == pytest.approx(1.0, rel=1e-12)
     assert calibration.fit_spread(mu, sigma, mu, LAT) == (1.0, 0.0)  # no error
+
+
+def test_a_non_finite_value_is_refused():
+    mu, sigma, y = _heteroscedastic(floor=0.01)
+    y[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="truth holds 1 non-finite"):
+        calibration.fit_spread(mu, sigma, y, LAT)

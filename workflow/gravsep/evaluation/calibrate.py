@@ -81,7 +81,7 @@ def member_rows(model, split, components, data, lat, names):
 
 def calibrate(dataset_h5, predictions_h5, out_csv, members_csv, model, variance_scaling=True,
               figures=None, floor=True):  # fmt: skip
-    """Score an ensemble's spread, fit and apply the variance scaling, write both CSVs.
+    """Score an ensemble's spread, fit the calibration and apply it, write both CSVs.
 
     Parameters
     ----------

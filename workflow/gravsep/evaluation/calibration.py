@@ -22,14 +22,17 @@ Variance scaling: the factor ``s`` that makes the spread-skill ratio 1 on the va
 With a floor (``evaluation.calibration.floor``, :func:`fit_spread`) the calibrated spread is
 ``sqrt((a sigma)^2 + b^2)``: a factor ``a`` and a constant ``b`` [unit of the data], fitted on
 the validation year so that its spread-skill ratio is 1 and its central 95 % interval covers
-95 % (as near as the data allow). One factor can match the RMS of the error but not its tails
-where the members agree and are wrong (their spread is small, the error is not: an event the
-training years did not show); the floor gives every pixel a spread of its own. Two equations,
+95 %. One factor can match the RMS of the error but not its tails where the members agree and
+are wrong (their spread is small, the error is not: an event the training years did not show);
+the floor is a minimum spread everywhere, and the factor shrinks to keep the RMS. Two equations,
 two unknowns: for each ``b`` on a grid of :data:`FLOOR_STEPS` steps from 0 to the RMS error,
 ``a`` follows from the spread-skill ratio, ``a^2 = (RMS(y - mu)^2 - b^2) / RMS(sigma)^2``, and
-the smallest ``b`` at which the 95 % coverage reaches 0.95 is taken (the nearer grid point of
-the crossing; the coverage need not be monotone in ``b``, and the smallest floor is the least
-change to the spread); where it never reaches 0.95, the ``b`` of the nearest coverage.
+the smallest ``b`` at which the 95 % coverage reaches 0.95, from below or above, is taken (the
+nearer grid point of the crossing; the coverage need not be monotone in ``b``, and of the
+floors that calibrate, the smallest keeps most of the members' spread); where it never reaches
+0.95, the ``b`` of the nearest coverage. That can be the largest floor with factor 0, a uniform
+spread: where the scaled spread over-covers at every floor and coverage falls with the floor
+(I of the embedded default), the members' spread pattern is then given up for the coverage.
 """
 
 import math
@@ -123,25 +126,35 @@ def fit_spread(mu, sigma, y, lat, floor=True):
         is zero.
     """
     mu, sigma, y = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (mu, sigma, y)))
+    for name, a in (("mean", mu), ("spread", sigma), ("truth", y)):
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"the {name} holds {np.count_nonzero(~np.isfinite(a))} non-finite "
+                             "values: no calibration can be fitted")  # fmt: skip
     w = pixel_weights(lat, y.shape)
     mse, msp = _mean((y - mu) ** 2, w), _mean(sigma**2, w)
     if not floor or mse == 0:
         return variance_scale(mu, sigma, y, lat), 0.0
     if msp == 0:  # no spread to scale: the floor alone matches the RMS error
         return 1.0, math.sqrt(mse)
+    err, total, z = np.abs(y - mu), float(np.sum(w)), ndtri(0.975)
+
+    def factor(b):
+        return math.sqrt(max(mse - b * b, 0.0) / msp)
+
+    def miss(b):  # 95 % coverage (as coverage()) of the pair (factor(b), b), less 0.95
+        inside = err <= z * calibrated(sigma, factor(b), b)
+        return float(np.sum(inside * w)) / total - 0.95
+
     floors = math.sqrt(mse) * np.arange(FLOOR_STEPS + 1) / FLOOR_STEPS
-    miss = np.array([
-        coverage(mu, calibrated(sigma, math.sqrt(max(mse - b * b, 0.0) / msp), b), y, lat, 0.95)
-        for b in floors
-    ]) - 0.95  # fmt: skip
-    crossed = np.flatnonzero(np.sign(miss[1:]) != np.sign(miss[0]))
-    if crossed.size:  # the first floor at which the coverage reaches 0.95
+    misses = np.array([miss(b) for b in floors])
+    crossed = np.flatnonzero(np.sign(misses[1:]) != np.sign(misses[0]))
+    if crossed.size:  # the first floor at which the coverage reaches 0.95 (from either side)
         k = int(crossed[0]) + 1
-        k = k if abs(miss[k]) < abs(miss[k - 1]) else k - 1
-    else:  # never reached: the nearest
-        k = int(np.argmin(np.abs(miss)))
+        k = k if abs(misses[k]) < abs(misses[k - 1]) else k - 1
+    else:  # never reached: the nearest (the smallest floor of equals)
+        k = int(np.argmin(np.abs(misses)))
     b = float(floors[k])
-    return math.sqrt(max(mse - b * b, 0.0) / msp), b
+    return (variance_scale(mu, sigma, y, lat) if b == 0 else factor(b)), b
 
 
 def scores(mu, sigma, y, lat):
