@@ -232,12 +232,14 @@ def predict(model_path, dataset_h5, out_h5, inference_mode="deterministic", batc
         ) as writer:  # fmt: skip
             for year in samples.years:
                 x = np.asarray(samples.input(year)[()], dtype=np.float32)
-                passes = [
-                    predict_array(net, x, ts, xs, inference_mode, batch_size, step,
-                                  features=feat, positions=feat.year_positions(samples, year))
-                    for (net, ts, xs, feat), step in zip(nets, steps, strict=True)
-                    for _ in range(mc_passes)
-                ]  # fmt: skip
+                passes = []
+                for (net, ts, xs, feat), step in zip(nets, steps, strict=True):
+                    positions = feat.year_positions(samples, year)  # once for all passes
+                    passes += [
+                        predict_array(net, x, ts, xs, inference_mode, batch_size, step,
+                                      features=feat, positions=positions)
+                        for _ in range(mc_passes)
+                    ]  # fmt: skip
                 if ensemble is None:
                     writer.add_year(year, samples.numt(year), passes[0])
                 else:
