@@ -92,13 +92,19 @@ def test_proportional_closed_form():
 
 
 def test_registry():
-    assert set(baselines.BASELINES) >= {"zero", "proportional", "pca"}
+    assert set(baselines.BASELINES) >= {"zero", "proportional", "pca", "regression"}
     stats = {
         "components": COMPONENTS,
         "variance": np.ones(3),
         "eof_mean": np.zeros((3, 4, 4)),
         "eofs": [np.ones((1, 4, 4)), np.zeros((0, 4, 4)), np.ones((2, 4, 4))],
         "eof_lat": lat_lon(4)[0],
+        "reg_features": np.ones((3, 16), dtype=np.float32),
+        "reg_x_mean": np.zeros(16),
+        "reg_y_mean": np.zeros((3, 16)),
+        "reg_coef": np.zeros((3, 3, 16), dtype=np.float32),
+        "reg_lat": lat_lon(4)[0],
+        "reg_shape": (4, 4),
     }
     for fn in baselines.BASELINES.values():
         assert fn(np.ones((4, 4, 2)), stats).shape == (3, 4, 4, 2)

@@ -353,3 +353,29 @@ def test_hydrology_has_an_annual_cycle(model):
     ya = np.concatenate([a1, a2])[::20].reshape(cs.shape[0], -1)
     design, coef = _fit(t, ya)
     assert ((design[:, 2:] @ coef[2:]) ** 2).sum() < 0.3 * ((ya - ya.mean(axis=0)) ** 2).sum()
+
+
+@pytest.mark.parametrize("letter", ["S", "I"])
+def test_mode_shares_against_the_field_without_the_mode(model, letter):
+    """A mode's share equals RMS(field - field without that mode) / RMS(field), computed from
+    the 6-hourly coefficients (weekly means, year mean removed, degree <= 10)."""
+    import copy
+
+    year, nmax = YEARS[-1], 10
+    shares = synthetic.mode_shares(model, letter, year, nmax=nmax)
+    comp = model.components[letter]
+    assert set(shares) == set(comp.names)
+
+    def weekly(m):
+        _, cs = synthetic.epoch_coefficients(m, letter, year, unit="ewh")
+        cs = cs[: cs.shape[0] // 28 * 28, :, : nmax + 1, : nmax + 1]
+        w = cs.reshape(-1, 28, *cs.shape[1:]).mean(axis=1)
+        return w - w.mean(axis=0)
+
+    full = weekly(model)
+    for k, name in enumerate(comp.names[:4]):
+        other = copy.deepcopy(model)
+        other.components[letter].series[:, k] = 0.0
+        part = full - weekly(other)
+        expected = np.sqrt((part**2).sum() / (full**2).sum())
+        np.testing.assert_allclose(shares[name], expected, rtol=1e-9, atol=1e-15)

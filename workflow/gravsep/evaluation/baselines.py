@@ -22,11 +22,17 @@ pca
     of all components, ``input - sum_c mu_c = sum_c E_c a_c``, and each component is
     ``pred_c = mu_c + E_c a_c``. Where the EOF spaces overlap, the minimum-norm solution
     decides the split. Needs the ``eof_*`` keys of ``training_statistics(..., eofs=True)``.
+regression
+    A linear map from the whole input map to every component, fitted by ridge regression on
+    the training years, its regularisation chosen per component on the validation years
+    (:mod:`gravsep.evaluation.regression`). Needs the ``reg_*`` keys of
+    ``training_statistics(..., regression=True)``.
 """
 
 import numpy as np
 
 from gravsep.dataset.sampling import lat_axis, unmix
+from gravsep.evaluation.regression import regression, regression_statistics
 from gravsep.formats.samples import opened
 from gravsep.harmonics.grids import area_weights
 
@@ -38,6 +44,7 @@ def training_statistics(
     eofs=False,
     n_eofs=10,
     variance_fraction=0.99,
+    regression=False,
 ):
     """Area-weighted statistics of the targets over the training years.
 
@@ -59,6 +66,10 @@ def training_statistics(
         reads the training targets once more and keeps them in memory).
     n_eofs, variance_fraction
         Passed to :func:`eof_statistics`.
+    regression : bool
+        Also fit the :func:`regression` baseline
+        (:func:`gravsep.evaluation.regression.regression_statistics`, which holds the
+        training and validation windows in memory).
 
     Returns
     -------
@@ -67,7 +78,8 @@ def training_statistics(
         ``mean`` (comp,) area-weighted mean [m],
         ``variance`` (comp,) area-weighted variance about that mean [m^2],
         ``mean_square`` (comp,) area-weighted mean square [m^2];
-        with ``eofs=True`` also the keys of :func:`eof_statistics`.
+        with ``eofs=True`` also the keys of :func:`eof_statistics`, with ``regression=True``
+        those of :func:`~gravsep.evaluation.regression.regression_statistics`.
     """
     with opened(dataset_h5) as s:
         components, sampling = s.components, s.sampling
@@ -113,6 +125,8 @@ def training_statistics(
                 chunk=chunk,
             )
         )
+    if regression:
+        stats.update(regression_statistics(dataset_h5, years=years))
     return stats
 
 
@@ -371,4 +385,4 @@ def _default_lat(n_lat):
 
 
 #: Baseline name -> function(input cube (lat, lon, t), training statistics) -> prediction.
-BASELINES = {"zero": zero, "proportional": proportional, "pca": pca}
+BASELINES = {"zero": zero, "proportional": proportional, "pca": pca, "regression": regression}

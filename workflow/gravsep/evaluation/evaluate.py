@@ -177,7 +177,8 @@ def evaluate(
                 classical_chain.filter_pca, settings=dict(classical)
             )
         eofs = "pca" in baselines or classical_chain.NAME in baselines
-        stats = training_statistics(samples, eofs=eofs) if baselines else None
+        stats = (training_statistics(samples, eofs=eofs, regression="regression" in baselines)
+                 if baselines else None)  # fmt: skip
         noise = samples.noise_id
         for split in SPLITS:
             for year in samples.split_years(split):

@@ -74,7 +74,9 @@ def to_html(df):
         "windows; lower is better. Baselines: <em>zero</em> predicts nothing (100 %), "
         "<em>proportional</em> splits the input by the components' training variances, "
         "<em>pca</em> fits the components' training EOFs, <em>filter_pca</em> destripes and "
-        "smooths the input first (the classical chain). <em>input_noise</em>: the noise of the "
+        "smooths the input first (the classical chain), <em>regression</em> maps the whole input "
+        "map linearly to each component (ridge regression on the training years, its "
+        "regularisation chosen on the validation years). <em>input_noise</em>: the noise of the "
         "input (<em>none</em>, or the noise definition's id). "
         "Row <em>sum</em>: error of the summed components. Split <em>apply</em>: a model "
         "applied to Level-2 files whose truth is known (the embedded demonstration).</p>",

@@ -217,7 +217,8 @@ def apply_metrics(f, model, model_dataset, input_noise="none"):
     """
     if f["truth"] is None:
         return pd.DataFrame(columns=CSV_COLUMNS)
-    stats = training_statistics(model_dataset, eofs="pca" in BASELINES)
+    stats = training_statistics(model_dataset, eofs="pca" in BASELINES,
+                                regression="regression" in BASELINES)  # fmt: skip
     rows = []
     for year in np.unique(f["year"]):
         sel = f["year"] == year

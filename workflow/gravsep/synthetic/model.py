@@ -320,3 +320,43 @@ def summary(model, year=None):
             "rms_weekly_about_year_mean": float(np.sqrt((weekly**2).sum(axis=1).mean())),
         }
     return out
+
+
+def mode_shares(model, letter, year, nmax=None, days=7):
+    """Relative RMS of each mode of a letter in that letter's field, as the pipeline sees it.
+
+    The field and each mode's part of it are taken as ``days``-day means over ``year`` with the
+    year's mean removed and truncated at degree ``nmax`` (the dataset's ``nmax_flt``);
+    RMS area-weighted over the sphere (Parseval on the EWH coefficients). A share is what a
+    separation that is exact except for that mode would leave as its relative error (e.g.
+    for an earthquake of the test year that no training year holds).
+
+    Parameters
+    ----------
+    model : SyntheticModel
+    letter : str
+    year : int
+    nmax : int, optional
+        Truncation degree; default the model's.
+    days : int
+        Window length [days].
+
+    Returns
+    -------
+    dict
+        Mode name -> RMS(mode's part) / RMS(letter's field) [dimensionless].
+    """
+    comp = model.components[letter]
+    nmax = model.nmax if nmax is None else int(nmax)
+    _, sel = _year_index(model, year)
+    steps = int(days) * _STEPS_PER_DAY
+    a = comp.series[sel]
+    n_win = a.shape[0] // steps
+    a = a[: n_win * steps].reshape(n_win, steps, -1).mean(axis=1)
+    a = a - a.mean(axis=0)
+    modes = stokes_to_ewh(comp.modes)[:, :, : nmax + 1, : nmax + 1].reshape(len(comp.names), -1)
+    total = float(((a @ modes) ** 2).sum())
+    if total <= 0:
+        raise ValueError(f"letter {letter} has no signal in {year}")
+    power = (a**2).sum(axis=0) * (modes**2).sum(axis=1)
+    return {name: float(np.sqrt(p / total)) for name, p in zip(comp.names, power, strict=True)}

@@ -1,0 +1,107 @@
+"""The regression baseline (gravsep.evaluation.regression) against closed forms."""
+
+import h5py
+import numpy as np
+import pytest
+from gravsep.evaluation import baselines, regression
+from gravsep.formats.samples import Samples
+from gravsep.harmonics.grids import lat_lon
+from test_baselines import DIM, subspace_cubes, weighted_basis, write_windows
+
+YEARS = [2000, 2001, 2002, 2003]
+
+
+def dataset(tmp_path, cubes, train=(2000, 2001), validation=(2002,), test=(2003,)):
+    path = tmp_path / "samples.h5"
+    write_windows(path, cubes, train=list(train))
+    with h5py.File(path, "a") as f:
+        f.attrs["validation_years"] = list(validation)
+        f.attrs["test_years"] = list(test)
+    return path
+
+
+def windows(cube):
+    """``(C, lat, lon, t)`` -> ``(C, t, P)`` float64."""
+    return np.moveaxis(np.asarray(cube, dtype=np.float64), -1, -3).reshape(
+        cube.shape[0], cube.shape[-1], -1
+    )
+
+
+def test_dual_form_equals_the_primal_ridge(tmp_path):
+    """The kernel form's prediction equals (X^T X + lambda I)^-1 X^T Y of the centred,
+    area-weighted training windows, for the alpha chosen, to float precision."""
+    basis = weighted_basis(9, seed=2)
+    cubes = subspace_cubes([basis[0:3], basis[3:6], basis[6:9]], YEARS)
+    rng = np.random.default_rng(4)
+    for cube in cubes.values():  # a component that is not a linear function of the sum
+        cube[2] += 0.3 * rng.standard_normal(cube.shape[1:]).astype(np.float32)
+    path = dataset(tmp_path, cubes)
+    stats = baselines.training_statistics(path, regression=True)
+    assert np.isfinite(stats["reg_alpha"]).any()
+    # primal ridge from the windows as the file gives them back (time resampled twice)
+    with Samples(path) as s:
+        cubes = {year: s.cube(year, "target") for year in YEARS}
+        inputs = {year: s.cube(year, "input") for year in YEARS}
+    w = baselines._pixel_weights(lat_lon(DIM)[0], DIM)
+    x = np.concatenate([windows(inputs[y][None])[0] for y in (2000, 2001)])
+    y = np.concatenate([windows(cubes[y]) for y in (2000, 2001)], axis=1)
+    xm, ym = x.mean(axis=0), y.mean(axis=1)
+    f = (x - xm) * np.sqrt(w)
+    xt = (windows(inputs[2003][None])[0] - xm) * np.sqrt(w)
+    got = windows(regression.regression(inputs[2003], stats))
+    for c, alpha in enumerate(stats["reg_alpha"]):
+        if not np.isfinite(alpha):
+            np.testing.assert_allclose(got[c], np.broadcast_to(ym[c], got[c].shape), atol=1e-6)
+            continue
+        lam = alpha * np.trace(f @ f.T) / len(f)
+        wc = np.linalg.solve(f.T @ f + lam * np.eye(f.shape[1]), f.T @ (y[c] - ym[c]))
+        np.testing.assert_allclose(got[c], xt @ wc + ym[c], rtol=2e-4, atol=2e-6)
+
+
+def test_separates_fixed_patterns_exactly(tmp_path):
+    """Components made of fixed, linearly independent patterns (the synthetic model's kind)
+    are separated in a year the fit has not seen, to the storage precision."""
+    basis = weighted_basis(6, seed=3)
+    cubes = subspace_cubes([basis[0:2], basis[2:4], basis[4:6]], YEARS)
+    path = dataset(tmp_path, cubes)
+    stats = baselines.training_statistics(path, regression=True)
+    assert (stats["reg_alpha"] == regression.ALPHAS[0]).all()
+    test = cubes[2003]
+    pred = regression.regression(test.sum(axis=0), stats)
+    err = np.sqrt(((pred - test) ** 2).sum() / (test**2).sum())
+    assert err < 1e-3, err
+
+
+def test_unpredictable_component_falls_back_to_the_mean(tmp_path):
+    """A component independent of the sum's other patterns and drowned by them: every
+    regularisation does worse than the training mean on the validation year, so the
+    mean is predicted (alpha inf)."""
+    basis = weighted_basis(4, seed=7)
+    cubes = subspace_cubes([basis[0:2], basis[2:4], basis[0:2]], YEARS)
+    rng = np.random.default_rng(1)
+    for cube in cubes.values():  # component 2: tiny, of random patterns every window
+        cube[2] = 1e-3 * rng.standard_normal(cube.shape[1:]).astype(np.float32)
+    path = dataset(tmp_path, cubes)
+    stats = regression.regression_statistics(path)
+    assert np.isinf(stats["reg_alpha"][2]) and np.isfinite(stats["reg_alpha"][:2]).all()
+    assert (stats["reg_validation"][2] >= 1).all()
+    assert not stats["reg_coef"][2].any()
+
+
+def test_no_validation_years_use_the_default_alpha(tmp_path):
+    basis = weighted_basis(6, seed=3)
+    cubes = subspace_cubes([basis[0:2], basis[2:4], basis[4:6]], YEARS[:3])
+    path = dataset(tmp_path, cubes, validation=(), test=(2002,))
+    stats = regression.regression_statistics(path)
+    assert (stats["reg_alpha"] == regression.DEFAULT_ALPHA).all()
+    assert np.isnan(stats["reg_validation"]).all()
+
+
+def test_refuses_other_grid_and_missing_fit(tmp_path):
+    basis = weighted_basis(6, seed=3)
+    cubes = subspace_cubes([basis[0:2], basis[2:4], basis[4:6]], YEARS)
+    stats = regression.regression_statistics(dataset(tmp_path, cubes))
+    with pytest.raises(ValueError, match="fitted on a"):
+        regression.regression(np.zeros((4, 4, 3)), stats)
+    with pytest.raises(KeyError, match="regression=True"):
+        regression.regression(np.zeros((DIM, DIM, 3)), {"components": ["a"]})
