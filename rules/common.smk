@@ -15,7 +15,7 @@ from gravsep.config import (
     model_deltat,
     validate,
 )
-from gravsep.harmonics.noise import active as noise_active, noise_id
+from gravsep.harmonics.noise import active as noise_active, noise_files, noise_id
 from gravsep.timestep import is_month, label
 
 # The schema (workflow/schemas/config.schema.yaml) is checked once, here: every problem is one
@@ -179,8 +179,6 @@ def dataset_noise_files(wildcards):
     noise = DATASETS[wildcards.dataset].get("noise") or {}
     if noise.get("model") != "files":
         return []
-    from gravsep.harmonics.noise import noise_files
-
     return [str(p) for p in noise_files(noise["folder"])]
 
 

@@ -45,14 +45,6 @@ def max_file_bytes(nmax):
     return HEADER_BYTES + (int(nmax) + 1) * (int(nmax) + 2) // 2 * LINE_BYTES
 
 
-def _to_bytes(source, limit):
-    """Return (data, name) of a path, bytes or str; gzip recognised by its magic bytes.
-
-    At most ``limit`` bytes are read or decompressed; more is refused.
-    """
-    return read_bytes(source, limit, ICGEMError, ", more than a file of this degree can hold")
-
-
 def _check_header(header, head, name):
     """Refuse a normalisation other than full (the header line is named)."""
     norm = header.get("norm")
@@ -155,7 +147,10 @@ def read_icgem(source, nmax=None, max_degree=MAX_DEGREE, min_degree=0):
     ICGEMError
         The message names the file and, for a bad data line, the line number (1-based).
     """
-    data, name = _to_bytes(source, max_file_bytes(max_degree if nmax is None else nmax))
+    # path, bytes or str, gzip recognised by its magic bytes; at most the bytes a file of the
+    # degree can hold are read or decompressed, more is refused
+    limit = max_file_bytes(max_degree if nmax is None else nmax)
+    data, name = read_bytes(source, limit, ICGEMError, ", more than a file of this degree can hold")
     match = _HEAD_END.search(data, 0, HEADER_BYTES + 64)
     if match is None:
         raise ICGEMError(
