@@ -54,7 +54,8 @@ def test_full_size_one_training_step():
 @pytest.mark.slow
 def test_full_size_with_the_sphere_options_one_training_step():
     """512 x 512, filters 64..512, with periodic padding, 2 context windows on each side,
-    position channels and the area-weighted loss: builds, one step, finite, weights move."""
+    position channels, the area-weighted loss and a linear head (of rank 64, zeros; a fitted
+    one has the rank of the training windows): builds, one step, finite, weights move."""
     import keras
     from gravsep.network.features import InputFeatures
     from gravsep.network.losses import SeparationLoss, area_weights
@@ -63,9 +64,10 @@ def test_full_size_with_the_sphere_options_one_training_step():
     dim, n_comp = 512, 4
     features = InputFeatures(context_windows=2, position=True)
     network = {"num_filters_min": 64, "num_filters_max": 512, "filter_size": 4, "dropout": 0.5,
-               "dropout_blocks": 3, "padding": "periodic"}  # fmt: skip
+               "dropout_blocks": 3, "padding": "periodic", "linear_head": True}  # fmt: skip
     keras.utils.set_random_seed(1)
-    model = build_unet(dim, n_comp, network, in_channels=features.channels)
+    model = build_unet(dim, n_comp, network, in_channels=features.channels, linear_head=64)
+    assert not model.get_layer("head_map").trainable
     assert model.input_shape == (None, dim, dim, features.channels) and features.channels > 5
     assert model.output_shape == (None, dim, dim, n_comp)
     assert any(layer.__class__.__name__ == "SpherePad" for layer in model.layers)

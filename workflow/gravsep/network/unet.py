@@ -29,6 +29,9 @@ Options beyond the paper (each the paper's architecture at its default)
   longitude and across the poles (:mod:`gravsep.network.sphere`; which axis gets what follows
   from ``sampling``). The pad layers are ``<conv>_pad``, the crops of the transposed
   convolutions ``<conv>_crop``.
+- ``network["linear_head"]``: the output is the U-Net's plus a fixed linear map of the summed
+  field, the regression baseline fitted on the training years
+  (:mod:`gravsep.network.linear_head`; layers ``head_project``, ``head_map``, ``head_sum``).
 """
 
 import math
@@ -36,6 +39,7 @@ import math
 import keras
 
 from gravsep.network import sphere
+from gravsep.network.linear_head import add_head as add_linear_head
 
 #: Keys of a model's ``network`` configuration that :func:`build_unet` needs.
 NETWORK_KEYS = ("num_filters_min", "num_filters_max", "filter_size", "dropout", "dropout_blocks")
@@ -89,7 +93,8 @@ def _init():
     return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
 
 
-def build_unet(dim, n_comp, network, name="unet", *, in_channels=1, sampling="lat_lon"):
+def build_unet(dim, n_comp, network, name="unet", *, in_channels=1, sampling="lat_lon",
+               linear_head=None):  # fmt: skip
     """Build the multi-channel U-Net.
 
     Parameters
@@ -108,6 +113,9 @@ def build_unet(dim, n_comp, network, name="unet", *, in_channels=1, sampling="la
         Input channels.
     sampling : {"lat_lon", "lat_t", "t_lon"}
         What the image axes are (where ``periodic`` padding wraps and crosses the poles).
+    linear_head : list of numpy.ndarray or int, optional
+        With ``network["linear_head"]``: the head's weights
+        (:func:`gravsep.network.linear_head.head_weights`) or its rank (zeros).
 
     Returns
     -------
@@ -159,4 +167,8 @@ def build_unet(dim, n_comp, network, name="unet", *, in_channels=1, sampling="la
         dtype="float32",  # tanh and the loss in float32 also under mixed precision
         name="output",
     )  # fmt: skip
+    if network.get("linear_head"):
+        if linear_head is None:
+            raise ValueError("network.linear_head needs the head's weights or rank")
+        outputs = add_linear_head(inputs, outputs, dim, int(n_comp), linear_head)
     return keras.Model(inputs, outputs, name=name)

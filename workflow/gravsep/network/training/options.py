@@ -118,7 +118,8 @@ def check_dataset(options, samples):
         the dataset does not have; ``network.padding: periodic`` on a regional extent, input
         channels the samples cannot give (:meth:`InputFeatures.check_dataset
         <gravsep.network.features.InputFeatures.check_dataset>`), an area-weighted loss
-        without the dataset's latitudes.
+        without the dataset's latitudes, ``network.linear_head`` on samples other than
+        unmixed ``lat_lon`` ones.
     """
     import json
 
@@ -131,6 +132,13 @@ def check_dataset(options, samples):
     except ValueError as err:
         raise ConfigError(str(err)) from None
     options.features.check_dataset(samples.sampling, bool(samples.attrs.get("random_samples")))
+    if options.network["linear_head"] and (samples.sampling != "lat_lon"
+                                           or samples.attrs.get("random_samples")):  # fmt: skip
+        raise ConfigError(
+            f"network.linear_head needs lat_lon samples without random mixing; "
+            f"{samples.path} has {samples.sampling} samples"
+            f"{' randomly mixed' if samples.attrs.get('random_samples') else ''}"
+        )
     if options.training["area_weighted_loss"] and samples.lat is None:
         raise ConfigError(f"training.area_weighted_loss: {samples.path} has no latitudes")
     weights = options.training["component_weights"]

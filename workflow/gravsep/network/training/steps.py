@@ -61,7 +61,7 @@ def distribution_strategy(devices=None):
 
 
 def build_model(dim, n_comp, options, *, mixed, strategy=None, in_channels=1,
-                sampling="lat_lon"):  # fmt: skip
+                sampling="lat_lon", linear_head=None):  # fmt: skip
     """The U-Net and its optimiser, seeded by ``options.seed``, under ``strategy``'s scope.
 
     Parameters
@@ -77,6 +77,8 @@ def build_model(dim, n_comp, options, *, mixed, strategy=None, in_channels=1,
         Input channels (:class:`gravsep.network.features.InputFeatures`).
     sampling : str
         The dataset's sampling (where periodic padding wraps).
+    linear_head : list of numpy.ndarray or int, optional
+        The linear head's weights (``network.linear_head``; :mod:`gravsep.network.linear_head`).
 
     Returns
     -------
@@ -95,7 +97,7 @@ def build_model(dim, n_comp, options, *, mixed, strategy=None, in_channels=1,
         keras.utils.set_random_seed(options.seed)
         with strategy.scope() if strategy else nullcontext():
             model = build_unet(dim, n_comp, options.network, in_channels=in_channels,
-                               sampling=sampling)  # fmt: skip
+                               sampling=sampling, linear_head=linear_head)  # fmt: skip
             optimizer = keras.optimizers.Adam(
                 learning_rate=float(training["learning_rate"]),
                 beta_1=float(training["beta_1"]),
@@ -130,6 +132,8 @@ class CompiledSteps:
         The input channels; default the paper's one.
     lat : numpy.ndarray, optional
         The dataset's latitudes [degrees] (area-weighted loss).
+    linear_head : list of numpy.ndarray or int, optional
+        The linear head's weights (:func:`build_model`).
 
     Attributes
     ----------
@@ -145,7 +149,7 @@ class CompiledSteps:
     """
 
     def __init__(self, options, *, dim, n_comp, sampling, target_scales, input_scale, mixed,
-                 xla, strategy=None, features=None, lat=None):  # fmt: skip
+                 xla, strategy=None, features=None, lat=None, linear_head=None):  # fmt: skip
         import tensorflow as tf
 
         from gravsep.network.features import InputFeatures
@@ -156,7 +160,7 @@ class CompiledSteps:
         self.replicas = strategy.num_replicas_in_sync if strategy else 1
         self.model, self.optimizer = build_model(
             dim, n_comp, options, mixed=mixed, strategy=strategy,
-            in_channels=features.channels, sampling=sampling,
+            in_channels=features.channels, sampling=sampling, linear_head=linear_head,
         )  # fmt: skip
         self.loss_fn = SeparationLoss.from_config(
             options.training, n_comp, sampling, target_scales=target_scales,

@@ -91,10 +91,20 @@ class Trainer:
             "mixed precision %s, XLA %s, %d replica(s)",
             "on" if self.mixed else "off", "on" if self.xla else "off", self.replicas,
         )  # fmt: skip
+        head = None
+        if options.network["linear_head"]:
+            from gravsep.evaluation.regression import regression_statistics
+            from gravsep.network.linear_head import head_weights
+
+            stats = regression_statistics(self.dataset_h5)
+            log.info("linear head: ridge regression of %d training windows, alpha per "
+                     "component %s", len(stats["reg_features"]),
+                     stats["reg_alpha"].tolist())  # fmt: skip
+            head = head_weights(stats, self.input_scale, self.target_scales, features.channels)
         self.steps = CompiledSteps(
             options, dim=self.dim, n_comp=self.n_comp, sampling=self.sampling,
             target_scales=self.target_scales, input_scale=self.input_scale, mixed=self.mixed,
-            xla=self.xla, strategy=strategy, features=features, lat=self.lat,
+            xla=self.xla, strategy=strategy, features=features, lat=self.lat, linear_head=head,
         )  # fmt: skip
         self.model, self.optimizer = self.steps.model, self.steps.optimizer
         self.train_step, self.eval_step = self.steps.train_step, self.steps.eval_step

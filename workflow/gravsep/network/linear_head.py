@@ -1,0 +1,84 @@
+"""The linear head: the regression baseline's map as a fixed branch of the network.
+
+With ``network.linear_head: true`` the network's output is the U-Net's plus a linear map of the
+summed field (input channel 0), ``head(x) = B^T (A^T x + a) + b``, whose weights are the ridge
+regression of :mod:`gravsep.evaluation.regression` fitted on the training years (regularisation
+per component chosen on the validation years) and rewritten in network units (input divided by
+the input scale, targets by the target scales). The head is not trained: the U-Net learns what
+the map leaves, so the network starts from the linear separation instead of having to find it
+by gradient descent on a few hundred samples (where it does not: on the embedded default the
+regression alone has a tenth of the paper's network's error for AO and H).
+
+Layers ``head_project`` (pixels x channels -> N, the training windows' centred, area-weighted
+features; zero rows for every channel but the summed field), ``head_map`` (N -> pixels x
+components, the ridge coefficients) and ``head_sum`` (U-Net output plus head), all float32.
+A ``lat_lon`` sampling only (one map per sample, no random mixing: the map is affine in the
+sample, and a random combination's weights do not sum to 1).
+"""
+
+import numpy as np
+
+from gravsep.evaluation.regression import _pixel_weights
+
+
+def head_weights(stats, input_scale, target_scales, in_channels=1):
+    """Kernels and biases of the head from the regression fit, in network units.
+
+    Parameters
+    ----------
+    stats : dict
+        :func:`gravsep.evaluation.regression.regression_statistics` of the dataset.
+    input_scale : float
+        [m]; network input = input / input_scale.
+    target_scales : array_like
+        ``(C,)`` [m]; network target = target / scale.
+    in_channels : int
+        Input channels of the network (the summed field is channel 0).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        ``[A (P*in_channels, N), a (N,), B (N, P*C), b (P*C,)]`` float32, pixel-major and
+        channel/component-minor as Keras flattens ``(dim, dim, channels)``.
+    """
+    feats = np.asarray(stats["reg_features"], dtype=np.float64)  # (N, P)
+    n, p = feats.shape
+    n_lon = stats["reg_shape"][1]
+    sw = np.sqrt(_pixel_weights(stats["reg_lat"], n_lon))
+    proj = np.zeros((p, int(in_channels), n))
+    proj[:, 0, :] = (float(input_scale) * sw)[:, None] * feats.T
+    bias1 = -(feats @ (sw * np.asarray(stats["reg_x_mean"], dtype=np.float64)))
+    scales = np.asarray(target_scales, dtype=np.float64)
+    coef = np.asarray(stats["reg_coef"], dtype=np.float64) / scales[:, None, None]  # (C, N, P)
+    kernel2 = coef.transpose(1, 2, 0).reshape(n, -1)
+    bias2 = (np.asarray(stats["reg_y_mean"], dtype=np.float64) / scales[:, None]).T.reshape(-1)
+    return [a.astype(np.float32) for a in (proj.reshape(p * int(in_channels), n), bias1,
+                                           kernel2, bias2)]  # fmt: skip
+
+
+def add_head(inputs, outputs, dim, n_comp, weights):
+    """``outputs + head(inputs)`` with the head's layers fixed to ``weights``.
+
+    Parameters
+    ----------
+    inputs, outputs : keras tensors
+        ``(dim, dim, channels)`` network input and ``(dim, dim, n_comp)`` U-Net output.
+    dim, n_comp : int
+    weights : list of numpy.ndarray or int
+        :func:`head_weights`, or a rank N for a head of zeros (a network built before its
+        fit, e.g. to measure its cost).
+    """
+    import keras
+
+    rank = int(weights) if np.isscalar(weights) else int(weights[0].shape[1])
+    flat = keras.layers.Flatten(name="head_flatten", dtype="float32")(inputs)
+    proj = keras.layers.Dense(rank, trainable=False, dtype="float32", kernel_initializer="zeros",
+                              name="head_project")  # fmt: skip
+    mapping = keras.layers.Dense(dim * dim * n_comp, trainable=False, dtype="float32",
+                                 kernel_initializer="zeros", name="head_map")  # fmt: skip
+    head = mapping(proj(flat))
+    if not np.isscalar(weights):
+        proj.set_weights(weights[:2])
+        mapping.set_weights(weights[2:])
+    head = keras.layers.Reshape((dim, dim, n_comp), name="head_reshape", dtype="float32")(head)
+    return keras.layers.Add(name="head_sum", dtype="float32")([outputs, head])
