@@ -27,8 +27,10 @@ batch size (8) and the same synthetic dataset (2 training years, 1 validation, 1
 (d) Full-size training step (``--full-dim``, default 512 x 512, filters 64..512, batch 1) on
     CPU: the paper's network (zero padding, one input channel, unweighted loss) against the
     one with the sphere options (``network.padding: periodic``, ``training.context_windows:
-    2``, ``position_channels``, ``area_weighted_loss``); median of ``--full-steps`` compiled
-    steps after one warm-up; printed as the options' cost relative to the paper's step.
+    2``, ``position_channels``, ``area_weighted_loss``), and the paper's network with the linear
+    head (``network.linear_head``, of rank :data:`FULL_HEAD_RANK`, ten years of weekly training
+    windows); median of ``--full-steps`` compiled steps after one warm-up; printed as the
+    options' cost relative to the paper's step.
 
 Timings are medians over ``--repeats`` repetitions. The last line prints the ratios.
 """
@@ -287,7 +289,11 @@ def pipeline_overhead(dataset, epochs):
     return statistics.median(real), statistics.median(synthetic)
 
 
-def full_size_step_seconds(dim, steps, sphere_options):
+#: Rank of the full-size linear head: the training windows of ten years of weekly means.
+FULL_HEAD_RANK = 520
+
+
+def full_size_step_seconds(dim, steps, sphere_options, linear_head=False):
     """Median seconds of one compiled training step of the full-size network (batch 1)."""
     import keras
     import tensorflow as tf
@@ -297,9 +303,11 @@ def full_size_step_seconds(dim, steps, sphere_options):
 
     features = InputFeatures(2, True) if sphere_options else InputFeatures()
     network = NETWORK | {"num_filters_min": 64, "num_filters_max": 512,
-                         "padding": "periodic" if sphere_options else "zeros"}  # fmt: skip
+                         "padding": "periodic" if sphere_options else "zeros",
+                         "linear_head": linear_head}  # fmt: skip
     keras.utils.set_random_seed(1)
-    model = build_unet(dim, len(COMPONENTS), network, in_channels=features.channels)
+    model = build_unet(dim, len(COMPONENTS), network, in_channels=features.channels,
+                       linear_head=FULL_HEAD_RANK if linear_head else None)  # fmt: skip
     rows = area_weights(90 - 180 * np.arange(dim) / dim) if sphere_options else None
     loss_fn = SeparationLoss(len(COMPONENTS), "signal_weighted_MSE", row_weights=rows)
     optimizer = keras.optimizers.Adam(1e-5)
@@ -380,13 +388,16 @@ def main(argv=None):
         with tf.device("/cpu:0"):
             paper = full_size_step_seconds(args.full_dim, args.full_steps, False)
             options = full_size_step_seconds(args.full_dim, args.full_steps, True)
+            head = full_size_step_seconds(args.full_dim, args.full_steps, False, True)
         cost = options / paper
         print(f"(d) full-size step on CPU ({args.full_dim}x{args.full_dim}, filters 64..512, "
               f"batch 1): paper's network {paper:.2f} s, with the sphere options "
-              f"{options:.2f} s -> {cost:.2f}x the paper's step")  # fmt: skip
+              f"{options:.2f} s -> {cost:.2f}x the paper's step; with the linear head (rank "
+              f"{FULL_HEAD_RANK}) {head:.2f} s -> {head / paper:.2f}x")  # fmt: skip
     print(f"ratios: epoch speed-up {speedup:.2f}x (goal >= 1.5x); input-pipeline overhead "
           f"{100 * overhead:+.1f} % (goal < 5 %); {gpu_text}; sphere options full-size step "
-          f"{cost:.2f}x the paper's (baseline: the paper's network)")  # fmt: skip
+          f"{cost:.2f}x the paper's (linear head {head / paper:.2f}x; baseline: the paper's "
+          f"network)")  # fmt: skip
     return 0
 
 

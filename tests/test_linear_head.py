@@ -36,12 +36,13 @@ def test_head_alone_is_the_regression_baseline(tmp_path):
     path = small_dataset(tmp_path)
     stats = regression.regression_statistics(path)
     input_scale, scales = 2.5, np.array([0.5, 1.5, 3.0])
-    weights = head_weights(stats, input_scale, scales, in_channels=2)
+    weights = head_weights(stats, input_scale, scales)
     model = build_unet(DIM, 3, HEAD | {"num_filters_max": 8}, in_channels=2,
                        linear_head=weights)  # fmt: skip
     out = model.get_layer("output")
     out.set_weights([np.zeros_like(w) for w in out.get_weights()])
     assert not model.get_layer("head_project").trainable
+    assert model.get_layer("head_project").get_weights()[0].shape == (DIM * DIM, len(weights[1]))
     with Samples(path) as s:
         x = s.input(2003)[()].astype(np.float64)  # (S, lat, lon)
     junk = np.random.default_rng(0).standard_normal(x.shape)

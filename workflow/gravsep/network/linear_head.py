@@ -9,9 +9,11 @@ the map leaves, so the network starts from the linear separation instead of havi
 by gradient descent on a few hundred samples (where it does not: on the embedded default the
 regression alone has a tenth of the paper's network's error for AO and H).
 
-Layers ``head_project`` (pixels x channels -> N, the training windows' centred, area-weighted
-features; zero rows for every channel but the summed field), ``head_map`` (N -> pixels x
-components, the ridge coefficients) and ``head_sum`` (U-Net output plus head), all float32.
+Layers ``head_select`` (a fixed 1 x 1 convolution that keeps input channel 0, the summed
+field), ``head_project`` (pixels -> N, the training windows' centred, area-weighted features),
+``head_map`` (N -> pixels x components, the ridge coefficients) and ``head_sum`` (U-Net output
+plus head), all float32 and none trained. Parameters: pixels x (1 + components) x N (about 2.7
+million on the embedded default's 64 x 64 grid with 105 training windows).
 A ``lat_lon`` sampling only (one map per sample, no random mixing: the map is affine in the
 sample, and a random combination's weights do not sum to 1).
 """
@@ -21,7 +23,7 @@ import numpy as np
 from gravsep.evaluation.regression import _pixel_weights
 
 
-def head_weights(stats, input_scale, target_scales, in_channels=1):
+def head_weights(stats, input_scale, target_scales):
     """Kernels and biases of the head from the regression fit, in network units.
 
     Parameters
@@ -32,28 +34,24 @@ def head_weights(stats, input_scale, target_scales, in_channels=1):
         [m]; network input = input / input_scale.
     target_scales : array_like
         ``(C,)`` [m]; network target = target / scale.
-    in_channels : int
-        Input channels of the network (the summed field is channel 0).
 
     Returns
     -------
     list of numpy.ndarray
-        ``[A (P*in_channels, N), a (N,), B (N, P*C), b (P*C,)]`` float32, pixel-major and
-        channel/component-minor as Keras flattens ``(dim, dim, channels)``.
+        ``[A (P, N), a (N,), B (N, P*C), b (P*C,)]`` float32, pixel-major and
+        component-minor as Keras flattens ``(dim, dim, C)``.
     """
     feats = np.asarray(stats["reg_features"], dtype=np.float64)  # (N, P)
     n, p = feats.shape
     n_lon = stats["reg_shape"][1]
     sw = np.sqrt(_pixel_weights(stats["reg_lat"], n_lon))
-    proj = np.zeros((p, int(in_channels), n))
-    proj[:, 0, :] = (float(input_scale) * sw)[:, None] * feats.T
+    proj = (float(input_scale) * sw)[:, None] * feats.T
     bias1 = -(feats @ (sw * np.asarray(stats["reg_x_mean"], dtype=np.float64)))
     scales = np.asarray(target_scales, dtype=np.float64)
     coef = np.asarray(stats["reg_coef"], dtype=np.float64) / scales[:, None, None]  # (C, N, P)
     kernel2 = coef.transpose(1, 2, 0).reshape(n, -1)
     bias2 = (np.asarray(stats["reg_y_mean"], dtype=np.float64) / scales[:, None]).T.reshape(-1)
-    return [a.astype(np.float32) for a in (proj.reshape(p * int(in_channels), n), bias1,
-                                           kernel2, bias2)]  # fmt: skip
+    return [a.astype(np.float32) for a in (proj, bias1, kernel2, bias2)]
 
 
 def add_head(inputs, outputs, dim, n_comp, weights):
@@ -71,7 +69,14 @@ def add_head(inputs, outputs, dim, n_comp, weights):
     import keras
 
     rank = int(weights) if np.isscalar(weights) else int(weights[0].shape[1])
-    flat = keras.layers.Flatten(name="head_flatten", dtype="float32")(inputs)
+    channels = int(inputs.shape[-1])
+    select = keras.layers.Conv2D(1, 1, use_bias=False, trainable=False, dtype="float32",
+                                 kernel_initializer="zeros", name="head_select")  # fmt: skip
+    summed = select(inputs)
+    keep = np.zeros((1, 1, channels, 1), dtype=np.float32)
+    keep[0, 0, 0, 0] = 1.0
+    select.set_weights([keep])
+    flat = keras.layers.Flatten(name="head_flatten", dtype="float32")(summed)
     proj = keras.layers.Dense(rank, trainable=False, dtype="float32", kernel_initializer="zeros",
                               name="head_project")  # fmt: skip
     mapping = keras.layers.Dense(dim * dim * n_comp, trainable=False, dtype="float32",

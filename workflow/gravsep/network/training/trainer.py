@@ -100,7 +100,7 @@ class Trainer:
             log.info("linear head: ridge regression of %d training windows, alpha per "
                      "component %s", len(stats["reg_features"]),
                      stats["reg_alpha"].tolist())  # fmt: skip
-            head = head_weights(stats, self.input_scale, self.target_scales, features.channels)
+            head = head_weights(stats, self.input_scale, self.target_scales)
         self.steps = CompiledSteps(
             options, dim=self.dim, n_comp=self.n_comp, sampling=self.sampling,
             target_scales=self.target_scales, input_scale=self.input_scale, mixed=self.mixed,
