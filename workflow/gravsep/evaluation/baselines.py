@@ -32,6 +32,7 @@ regression
 import numpy as np
 
 from gravsep.dataset.sampling import lat_axis, unmix
+from gravsep.evaluation.regression import pixel_weights as _pixel_weights
 from gravsep.evaluation.regression import regression, regression_statistics
 from gravsep.formats.samples import opened
 from gravsep.harmonics.grids import area_weights
@@ -128,11 +129,6 @@ def training_statistics(
     if regression:
         stats.update(regression_statistics(dataset_h5, years=years))
     return stats
-
-
-def _pixel_weights(lat, n_lon):
-    """Area weight of every pixel of a ``(lat, lon)`` grid, flattened, summing to 1."""
-    return np.repeat(area_weights(lat) / n_lon, n_lon)
 
 
 def _blocks(n, size):

@@ -40,7 +40,7 @@ ALPHAS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 DEFAULT_ALPHA = 1e-3
 
 
-def _pixel_weights(lat, n_lon):
+def pixel_weights(lat, n_lon):
     """Area weight of every pixel of a ``(lat, lon)`` grid, flattened, summing to 1."""
     return np.repeat(area_weights(lat) / n_lon, n_lon)
 
@@ -93,7 +93,7 @@ def regression_statistics(dataset_h5, years=None, validation_years=None, alphas=
         val = None
         if list(val_years):
             val = _windows(s, val_years, "input"), _windows(s, val_years, "target")
-    w = _pixel_weights(lat, shape[1])
+    w = pixel_weights(lat, shape[1])
     sw = np.sqrt(w).astype(np.float32)
     x_mean = x.mean(axis=0, dtype=np.float64)
     y_mean = y.mean(axis=1, dtype=np.float64)
@@ -161,7 +161,7 @@ def regression(input_cube, stats):
     if tuple(stats["reg_shape"]) != (n_lat, n_lon):
         raise ValueError(f"the regression was fitted on a {tuple(stats['reg_shape'])} grid, "
                          f"the input is on {(n_lat, n_lon)}")  # fmt: skip
-    sw = np.sqrt(_pixel_weights(stats["reg_lat"], n_lon))
+    sw = np.sqrt(pixel_weights(stats["reg_lat"], n_lon))
     f = (x.reshape(-1, n_t).T.astype(np.float64) - stats["reg_x_mean"]) * sw  # (t, P)
     k = f @ stats["reg_features"].T.astype(np.float64)  # (t, N)
     coef, y_mean = stats["reg_coef"], stats["reg_y_mean"]

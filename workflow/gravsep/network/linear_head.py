@@ -20,7 +20,7 @@ sample, and a random combination's weights do not sum to 1).
 
 import numpy as np
 
-from gravsep.evaluation.regression import _pixel_weights
+from gravsep.evaluation.regression import pixel_weights
 
 
 def head_weights(stats, input_scale, target_scales):
@@ -44,7 +44,7 @@ def head_weights(stats, input_scale, target_scales):
     feats = np.asarray(stats["reg_features"], dtype=np.float64)  # (N, P)
     n, p = feats.shape
     n_lon = stats["reg_shape"][1]
-    sw = np.sqrt(_pixel_weights(stats["reg_lat"], n_lon))
+    sw = np.sqrt(pixel_weights(stats["reg_lat"], n_lon))
     proj = (float(input_scale) * sw)[:, None] * feats.T
     bias1 = -(feats @ (sw * np.asarray(stats["reg_x_mean"], dtype=np.float64)))
     scales = np.asarray(target_scales, dtype=np.float64)
