@@ -151,7 +151,7 @@ def test_schema_requires_data(raw):
 
 def test_check_passes_and_resolves(config):
     models = check(config)
-    assert set(models) == {"latlon", "tlon", "sphere", "hybrid", "noisy", "monthly", "ensemble"}
+    assert set(models) == {"latlon", "tlon", "hybrid", "noisy", "monthly", "ensemble"}
     assert models["ensemble"]["training"]["ensemble"]["members"] == 5
     assert models["ensemble"]["dataset"] == models["latlon"]["dataset"]  # one dataset
     assert models["monthly"]["dataset"]["deltat"] == "month"

@@ -50,13 +50,9 @@ def test_unet_beats_zero_and_proportional_for_every_component(default_run):
     own = df["input_noise"] == df["model"].map(own_noise())  # each model on its own input
     test = df[own & (df["split"] == "test") & (df["component"] != "sum")]
     table = test.pivot_table(index=["model", "component"], columns="method", values="rel_rms")
-    models = {"latlon", "tlon", "sphere", "hybrid", "noisy", "monthly", "ensemble"}
+    models = {"latlon", "tlon", "hybrid", "noisy", "monthly", "ensemble"}
     assert set(table.index.get_level_values("model")) == models
     assert set(table.index.get_level_values("component")) == {"AO", "H", "I", "S"}
-    # issue 14's shortfall: the hybrid model's U-Net does not learn S beside its linear head
-    # (test error ~1.00, the zero baseline's); bounded here, so it cannot grow unnoticed
-    assert table.loc[("hybrid", "S"), "unet"] < 1.05, table.loc["hybrid"]
-    table = table.drop(index=("hybrid", "S"))
     for baseline in ("zero", "proportional"):
         worse = table[table["unet"] >= table[baseline]]
         assert worse.empty, f"U-Net not below the {baseline} baseline:\n{worse}"
@@ -72,14 +68,14 @@ def _unet_errors(default_run, model, split):
     return rows.set_index("component")["rel_rms"]
 
 
-def test_sphere_model_beside_latlon(default_run):
-    """The sphere options (issue 14) on the default: S on the validation year below 1 (latlon
-    ~1.15; 0.94-0.99 over seeds 1-3), and on the test year no component worse than the
-    paper's network by more than 20 % (seeds 1-3: from 2 % better to 16 % worse)."""
-    sphere = _unet_errors(default_run, "sphere", "validation")
-    assert sphere["S"] < 1, sphere
-    latlon_t, sphere_t = (_unet_errors(default_run, m, "test") for m in ("latlon", "sphere"))
-    assert (sphere_t < 1.2 * latlon_t).all(), pd.DataFrame({"latlon": latlon_t, "sphere": sphere_t})
+def test_hybrid_model_places_s_on_the_validation_year(default_run):
+    """Issue 14's validation criterion: the hybrid model's S error on the validation year is
+    below 1 (latlon ~1.15; hybrid 0.77 over seeds 1-3, its head's year ramp carrying the
+    glacial isostatic trend), and on the test year below the regression baseline's (which has
+    no ramp and predicts S's mean: 1.00)."""
+    val, test = (_unet_errors(default_run, "hybrid", split) for split in ("validation", "test"))
+    assert val["S"] < 1, val
+    assert test["S"] < 0.9, test
 
 
 def test_hybrid_model_halves_the_latlon_error_of_ao_h_and_i(default_run):
@@ -93,9 +89,9 @@ def test_hybrid_model_halves_the_latlon_error_of_ao_h_and_i(default_run):
 
 # strict: turns red once the target is reached, so that this marker and the note are updated
 @pytest.mark.xfail(reason="issue 14's target, not reached for S: the hybrid model halves AO, H "
-                          "and I, but its S error is about 1 (latlon 0.79), and S's half (~0.40) "
+                          "and I, but its S error is 0.74 (latlon 0.79), and S's half (~0.40) "
                           "is below the 0.43 the test year's unseen earthquake alone leaves "
-                          "(synthetic.mode_shares); the sphere model's S is about latlon's",
+                          "(synthetic.mode_shares)",
                    strict=True)  # fmt: skip
 def test_best_new_model_halves_the_latlon_error(default_run):
     latlon, hybrid = (_unet_errors(default_run, m, "test") for m in ("latlon", "hybrid"))
@@ -109,7 +105,7 @@ def test_regression_baseline_halves_the_latlon_error_but_for_s(default_run):
     S, a millimetre signal under centimetres, it does not predict (falls back to the mean)."""
     df = pd.read_csv(default_run / "results" / "metrics.csv")
     rows = df[(df["method"] == "regression") & (df["component"] != "sum")]
-    assert set(rows["model"]) >= {"latlon", "sphere", "noisy", "monthly", "ensemble"}
+    assert set(rows["model"]) >= {"latlon", "hybrid", "noisy", "monthly", "ensemble"}
     test = rows[(rows["model"] == "latlon") & (rows["split"] == "test")
                 & (rows["input_noise"] == "none")].set_index("component")["rel_rms"]  # fmt: skip
     latlon = _unet_errors(default_run, "latlon", "test")

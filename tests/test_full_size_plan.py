@@ -49,16 +49,18 @@ def test_slurm_plan_gives_a_gpu_to_training_only(profile):
     assert "runtime=720" in resources["train"][0] and "mem_mb=32000" in resources["train"][0]
 
 
-@pytest.mark.parametrize("configfile", ["config/config.yaml", "config/ablation.yaml"])
-def test_sphere_models_plan_with_a_gpu_for_training_and_prediction_only(configfile):
-    """The sphere options (issue 14) change no rule: on SLURM only training and prediction
-    (predict, predict_on, apply_predict) ask for a GPU, also for the `sphere` model."""
+@pytest.mark.parametrize(("configfile", "model"), [("config/config.yaml", "hybrid"),
+                                                   ("config/ablation.yaml", "sphere")])  # fmt: skip
+def test_sphere_models_plan_with_a_gpu_for_training_and_prediction_only(configfile, model):
+    """The sphere options and the linear head (issue 14) change no rule: on SLURM only
+    training and prediction (predict, predict_on, apply_predict) ask for a GPU, also for the
+    `hybrid` model of the default and the ablation's `sphere`."""
     cmd = [sys.executable, "-m", "snakemake", "-n", "--configfile", configfile,
            "--profile", "profiles/slurm"]  # fmt: skip
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     output = result.stdout + result.stderr
-    assert "models/sphere/model.keras" in output
+    assert f"models/{model}/model.keras" in output
     for rule, lines in _resources(output).items():
         for line in lines:
             if rule in ("train", "predict", "predict_on", "apply_predict"):

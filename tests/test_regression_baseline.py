@@ -6,6 +6,7 @@ import pytest
 from gravsep.evaluation import baselines, regression
 from gravsep.formats.samples import Samples
 from gravsep.harmonics.grids import lat_lon
+from gravsep.network.features import year_fraction
 from test_baselines import DIM, subspace_cubes, weighted_basis, write_windows
 
 YEARS = [2000, 2001, 2002, 2003]
@@ -105,3 +106,91 @@ def test_refuses_other_grid_and_missing_fit(tmp_path):
         regression.regression(np.zeros((4, 4, 3)), stats)
     with pytest.raises(KeyError, match="regression=True"):
         regression.regression(np.zeros((DIM, DIM, 3)), {"components": ["a"]})
+
+
+def add_times(path, years, numt=12):
+    """Window mid-epochs: ``numt`` equal windows per year (their middles)."""
+    with h5py.File(path, "a") as f:
+        for year in years:
+            start = np.datetime64(f"{year}-01-01", "s").astype(np.int64)
+            end = np.datetime64(f"{year + 1}-01-01", "s").astype(np.int64)
+            f[f"years/{year}/time"] = start + (np.arange(numt) + 0.5) * (end - start) // numt
+
+
+def ramps(path, year):
+    with Samples(path) as s:
+        return regression.year_ramp(year_fraction(s.time(year), year))
+
+
+def trend_cubes(amplitude, seed=8):
+    """Fixed patterns as before, and in component 2 a pattern times the year ramp (a secular
+    trend with each year's mean removed) of ``amplitude`` beside them."""
+    basis = weighted_basis(7, seed=seed)
+    cubes = subspace_cubes([basis[0:2], basis[2:4], basis[4:6]], YEARS)
+    r = 2 * (np.arange(12) + 0.5) / 12 - 1
+    for cube in cubes.values():
+        cube[2] += amplitude * (basis[6].reshape(DIM, DIM)[:, :, None] * r).astype(np.float32)
+    return cubes
+
+
+def test_year_ramp_term_is_the_unpenalised_least_squares(tmp_path):
+    """With ramp=True the prediction equals the block normal equations' solution of the
+    centred, area-weighted windows and the centred ramp, the ramp's slope not penalised:
+    [[F^T F + lambda I, F^T r], [r^T F, r^T r]] [W; b] = [F^T Y; r^T Y]."""
+    cubes = trend_cubes(0.5)
+    rng = np.random.default_rng(3)
+    for cube in cubes.values():  # not exactly linear, so the regularisation matters
+        cube[1] += 0.2 * rng.standard_normal(cube.shape[1:]).astype(np.float32)
+    path = dataset(tmp_path, cubes)
+    add_times(path, YEARS)
+    stats = regression.regression_statistics(path, ramp=True)
+    assert stats["reg_validation"].shape == (3, len(regression.ALPHAS) + 1)
+    with Samples(path) as s:
+        inputs = {year: s.cube(year, "input") for year in YEARS}
+        targets = {year: s.cube(year, "target") for year in YEARS}
+    w = baselines._pixel_weights(lat_lon(DIM)[0], DIM)
+    x = np.concatenate([windows(inputs[y][None])[0] for y in (2000, 2001)])
+    y = np.concatenate([windows(targets[y]) for y in (2000, 2001)], axis=1)
+    r = np.concatenate([ramps(path, y) for y in (2000, 2001)])
+    xm, ym, rm = x.mean(axis=0), y.mean(axis=1), r.mean()
+    f, rc = (x - xm) * np.sqrt(w), r - rm
+    # lambda from the Gram matrix of what the ramp leaves of the windows, as the dual form
+    f_left = f - np.outer(rc, rc @ f / (rc @ rc))
+    lam_unit = np.trace(f_left @ f_left.T) / len(f)
+    xt = (windows(inputs[2003][None])[0] - xm) * np.sqrt(w)
+    rt = ramps(path, 2003) - rm
+    got = windows(regression.regression(inputs[2003], stats, ramp=ramps(path, 2003)))
+    for c, alpha in enumerate(stats["reg_alpha"]):
+        lam = alpha * lam_unit if np.isfinite(alpha) else None
+        if lam is None:  # the ramp alone
+            b = rc @ (y[c] - ym[c]) / (rc @ rc)
+            expected = np.outer(rt, b) + ym[c]
+        else:
+            p = f.shape[1]
+            a = np.block([[f.T @ f + lam * np.eye(p), (f.T @ rc)[:, None]],
+                          [(rc @ f)[None, :], np.array([[rc @ rc]])]])  # fmt: skip
+            rhs = np.vstack([f.T @ (y[c] - ym[c]), (rc @ (y[c] - ym[c]))[None, :]])
+            sol = np.linalg.solve(a, rhs)
+            expected = xt @ sol[:p] + np.outer(rt, sol[p]) + ym[c]
+        np.testing.assert_allclose(got[c], expected, rtol=2e-4, atol=2e-5)
+
+
+def test_year_ramp_recovers_a_drowned_trend(tmp_path):
+    """A trend pattern a thousandth of the other patterns: the map-only fit, regularised for
+    them, recovers an unseen year's trend to a relative error of ~0.4; with the ramp to ~2e-3."""
+    amplitude = 1e-3
+    cubes = trend_cubes(amplitude)
+    path = dataset(tmp_path, cubes)
+    add_times(path, YEARS)
+    basis = weighted_basis(7, seed=8)
+    trend = amplitude * basis[6].reshape(DIM, DIM)[:, :, None] * ramps(path, 2003)
+    errors = {}
+    for ramp in (False, True):
+        stats = regression.regression_statistics(path, ramp=ramp)
+        pred = regression.regression(cubes[2003].sum(axis=0), stats,
+                                     ramp=ramps(path, 2003) if ramp else None)  # fmt: skip
+        fit = cubes[2003][2] - trend  # the component without its trend: what the map can give
+        errors[ramp] = np.sqrt(((pred[2] - fit - trend) ** 2).sum() / (trend**2).sum())
+    assert errors[True] < 0.01 and errors[False] > 20 * errors[True], errors
+    with pytest.raises(ValueError, match="year ramp"):
+        regression.regression(cubes[2003].sum(axis=0), stats)

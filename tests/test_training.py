@@ -437,3 +437,27 @@ def test_a_split_without_years_gives_nan_in_memory_and_streamed(tmp_path):
         with h5py.File(folder / "training_log.h5") as f:
             assert np.all(np.isnan(f["rms_test"][()])) and f["rms_test"].shape == (1, 2)
             assert np.all(np.isfinite(f["rms_validation"][()]))
+
+
+def test_curve_every_skips_the_training_and_test_evaluations(dataset, tmp_path):
+    """training.curve_every 2: training and test RMS on epochs 1 and 2 (the first, then every
+    second), NaN on epoch 3; validation (early stopping's) every epoch; the same training
+    otherwise, and the training-curve figure draws the points there are."""
+    from gravsep.evaluation.figures import training_curves
+
+    logs = {}
+    for every in (1, 2):
+        folder = tmp_path / f"every{every}"
+        _run(dataset, folder, training=TRAINING | {"epochs": 3, "min_epochs": 3,
+                                                   "curve_every": every})  # fmt: skip
+        with h5py.File(folder / "training_log.h5") as f:
+            logs[every] = {k: f[k][()] for k in ("loss", "rms_train", "rms_test",
+                                                 "rms_validation")}  # fmt: skip
+    sparse, full = logs[2], logs[1]
+    for key in ("rms_train", "rms_test"):
+        assert np.isfinite(sparse[key][:2]).all() and np.isnan(sparse[key][2]).all(), key
+        np.testing.assert_array_equal(sparse[key][:2], full[key][:2])
+    np.testing.assert_array_equal(sparse["rms_validation"], full["rms_validation"])
+    np.testing.assert_array_equal(sparse["loss"], full["loss"])
+    training_curves(tmp_path / "every2" / "training_log.h5", tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").stat().st_size > 10_000

@@ -354,7 +354,10 @@ def training_curves(training_log_h5, out_png, model=None):
     for i, comp in enumerate(comps):
         ax = axs.flat[i]
         for s, c in curves.items():
-            ax.plot(np.arange(1, c.shape[0] + 1), c[:, i], color=colours[s], label=s)
+            epochs, ok = np.arange(1, c.shape[0] + 1), np.isfinite(c[:, i])
+            sparse = not ok.all()  # training.curve_every: points on the epochs evaluated
+            ax.plot(epochs[ok], c[ok, i], color=colours[s], label=s,
+                    marker="." if sparse else None)  # fmt: skip
         mark_best(ax)
         ax.set_title(f"{comp}: RMS error per epoch")
         ax.set_xlabel("epoch")

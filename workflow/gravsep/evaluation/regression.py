@@ -24,6 +24,17 @@ where every value leaves that error at or above 1 (the map then does worse than 
 the training mean), the component is predicted as its training mean (``alpha_c = inf``).
 Without validation years :data:`DEFAULT_ALPHA` is used.
 
+With ``ramp=True`` the fit has one more regressor, the window's year ramp ``r = 2 f - 1`` (``f``
+its fraction of the year; position channel ``year_ramp`` of :mod:`gravsep.network.features`),
+unpenalised like the mean: ``pred_c = ybar_c + (r - rbar) b_c + W_c x'`` with
+``x' = x - xbar - (r - rbar) b_x``, where ``b_x`` and ``b_c`` are the least-squares slopes of
+the centred training inputs and targets on the ramp and ``W_c`` the ridge map between what the
+ramp leaves of each (Frisch-Waugh). With each year's mean removed, a secular trend (glacial
+isostatic adjustment, a steady ice loss) is a fixed pattern times ``r`` in every year, which no
+map of the summed field can tell from the other trends in it. ``alpha_c = inf`` then keeps the
+ramp term alone; the training mean is predicted where that too is no better than the mean on
+the validation years.
+
 Memory: the training windows' features and the coefficients, ``(C + 1) N P`` float32 (about
 2.7 GB for four components, ten years of weekly windows and a 512 x 512 grid), like the EOFs
 of :func:`gravsep.evaluation.baselines.eof_statistics`.
@@ -33,6 +44,7 @@ import numpy as np
 
 from gravsep.formats.samples import opened
 from gravsep.harmonics.grids import area_weights
+from gravsep.network.features import year_fraction
 
 #: Relative regularisations ``alpha = lambda N / trace(K)`` tried on the validation years.
 ALPHAS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
@@ -54,6 +66,17 @@ def _windows(samples, years, kind):
     return np.concatenate(parts, axis=-2).astype(np.float32)
 
 
+def _ramps(samples, years):
+    """``(N,)`` year ramp of every window of ``years``, in the order of :func:`_windows`."""
+    return np.concatenate([year_ramp(year_fraction(samples.time(y), y)) for y in years])
+
+
+def year_ramp(fraction):
+    """The year ramp ``2 f - 1`` [-1, 1] of fractions of the year ``f``, as the position channel
+    ``year_ramp`` (:func:`gravsep.network.features.position_parts`)."""
+    return 2.0 * np.asarray(fraction, dtype=np.float64) - 1.0
+
+
 def _relative(pred, truth, w):
     """Area-weighted relative RMS of ``(N, P)`` windows, pixel weights ``w`` (P,)."""
     den = float((truth.astype(np.float64) ** 2 @ w).sum())
@@ -61,7 +84,23 @@ def _relative(pred, truth, w):
     return np.sqrt(num / den) if den > 0 else np.nan
 
 
-def regression_statistics(dataset_h5, years=None, validation_years=None, alphas=ALPHAS):
+def _remove_ramp(x, y, r, source):
+    """Remove from the centred windows ``x`` (N, P) and targets ``y`` (C, N, P), in place,
+    their least-squares slopes on the centred ramp ``r`` (N,); return the ``reg_ramp_*``."""
+    r_mean = float(r.mean())
+    rc = r - r_mean
+    rr = float(rc @ rc)
+    if rr <= 0:
+        raise ValueError(f"{source}: the training windows span no time of the year")
+    b_x = (rc @ x.astype(np.float64)) / rr  # (P,)
+    b_y = np.einsum("n,cnp->cp", rc, y.astype(np.float64)) / rr  # (C, P)
+    x -= (rc[:, None] * b_x[None, :]).astype(np.float32)
+    y -= (rc[None, :, None] * b_y[:, None, :]).astype(np.float32)
+    return {"reg_ramp_mean": r_mean, "reg_ramp_x": b_x, "reg_ramp_y": b_y}
+
+
+def regression_statistics(dataset_h5, years=None, validation_years=None, alphas=ALPHAS, *,
+                          ramp=False):  # fmt: skip
     """Fit the ridge map on the training years and choose its regularisation per component.
 
     Parameters
@@ -72,6 +111,8 @@ def regression_statistics(dataset_h5, years=None, validation_years=None, alphas=
         Fit and selection years; default the file's train and validation years.
     alphas : sequence of float
         Relative regularisations tried (:data:`ALPHAS`).
+    ramp : bool
+        Also fit the unpenalised year-ramp term (module docstring).
 
     Returns
     -------
@@ -79,9 +120,12 @@ def regression_statistics(dataset_h5, years=None, validation_years=None, alphas=
         ``reg_features`` (N, P) float32 centred training features [m * sqrt(weight)],
         ``reg_x_mean`` (P,) [m], ``reg_y_mean`` (C, P) [m], ``reg_coef`` (C, N, P) float32
         ``(K + lambda_c I)^-1 Y_c`` (zero where the mean is used) [m],
-        ``reg_alpha`` (C,) chosen alphas (``inf``: the training mean),
-        ``reg_validation`` (C, len(alphas)) validation errors (NaN without validation years),
-        ``reg_lat`` (lat,) [degrees], ``reg_shape`` (lat, lon).
+        ``reg_alpha`` (C,) chosen alphas (``inf``: no map, the mean and any ramp term),
+        ``reg_validation`` (C, len(alphas) + ramp) validation errors, the last column the ramp
+        term alone (NaN without validation years), ``reg_lat`` (lat,) [degrees],
+        ``reg_shape`` (lat, lon); with ``ramp``: ``reg_ramp_mean`` (float, rbar),
+        ``reg_ramp_x`` (P,) [m] and ``reg_ramp_y`` (C, P) [m] (zero where the mean alone is
+        predicted) the slopes on the ramp.
     """
     with opened(dataset_h5) as s:
         years = s.split_years("train") if years is None else list(years)
@@ -90,36 +134,53 @@ def regression_statistics(dataset_h5, years=None, validation_years=None, alphas=
             raise ValueError(f"no training years in {dataset_h5}")
         lat, shape = np.asarray(s.lat, dtype=np.float64), (len(s.lat), len(s.lon))
         x, y = _windows(s, years, "input"), _windows(s, years, "target")
+        r = _ramps(s, years) if ramp else None
         val = None
         if list(val_years):
-            val = _windows(s, val_years, "input"), _windows(s, val_years, "target")
+            val = (_windows(s, val_years, "input"), _windows(s, val_years, "target"),
+                   _ramps(s, val_years) if ramp else None)  # fmt: skip
     w = pixel_weights(lat, shape[1])
     sw = np.sqrt(w).astype(np.float32)
     x_mean = x.mean(axis=0, dtype=np.float64)
     y_mean = y.mean(axis=1, dtype=np.float64)
-    feats = (x - x_mean.astype(np.float32)) * sw
-    del x
+    x -= x_mean.astype(np.float32)
     y -= y_mean.astype(np.float32)[:, None, :]
+    n_comp = y.shape[0]
+    extra = _remove_ramp(x, y, r, dataset_h5) if ramp else {}
+    if ramp:
+        r_mean, b_x, b_y = extra["reg_ramp_mean"], extra["reg_ramp_x"], extra["reg_ramp_y"]
+    feats = x * sw
+    del x
     gram = feats.astype(np.float64) @ feats.T.astype(np.float64)
     evals, evecs = np.linalg.eigh(gram)
     evals = np.clip(evals, 0.0, None)
     scale = max(float(np.trace(gram)) / len(gram), 1e-300)
-    n_comp = y.shape[0]
-    errors = np.full((n_comp, len(alphas)), np.nan)
+    candidates = list(alphas) + ([np.inf] if ramp else [])
+    errors = np.full((n_comp, len(candidates)), np.nan)
     if val is not None:
-        xv, yv = val
-        kv = (((xv - x_mean.astype(np.float32)) * sw).astype(np.float64) @ feats.T) @ evecs
+        xv, yv, rv = val
+        xv = xv - x_mean.astype(np.float32)
+        base = np.broadcast_to(y_mean[:, None, :], yv.shape).astype(np.float64)
+        if ramp:
+            xv -= ((rv - r_mean)[:, None] * b_x[None, :]).astype(np.float32)
+            base = base + (rv - r_mean)[None, :, None] * b_y[:, None, :]
+        kv = ((xv * sw).astype(np.float64) @ feats.T) @ evecs
         del xv
-        for j, alpha in enumerate(alphas):
+        for j, alpha in enumerate(candidates):
             filt = 1.0 / (evals + alpha * scale)
             for c in range(n_comp):
-                pred = (kv * filt) @ (evecs.T @ y[c].astype(np.float64)) + y_mean[c]
+                pred = base[c] + ((kv * filt) @ (evecs.T @ y[c].astype(np.float64)) if
+                                  np.isfinite(alpha) else 0.0)  # fmt: skip
                 errors[c, j] = _relative(pred, yv[c], w)
         best = np.nanargmin(np.where(np.isfinite(errors), errors, np.inf), axis=1)
-        chosen = np.array([alphas[b] if errors[c, b] < 1.0 else np.inf
-                           for c, b in enumerate(best)])  # fmt: skip
+        chosen = np.array([candidates[b] for b in best], dtype=np.float64)
+        useless = np.array([errors[c, b] >= 1.0 for c, b in enumerate(best)])
     else:
         chosen = np.full(n_comp, float(DEFAULT_ALPHA))
+        useless = np.zeros(n_comp, dtype=bool)
+    chosen[useless] = np.inf
+    if ramp:
+        extra["reg_ramp_y"][useless] = 0.0
     coef = np.zeros_like(y)
     for c in range(n_comp):
         if np.isfinite(chosen[c]):
@@ -134,10 +195,11 @@ def regression_statistics(dataset_h5, years=None, validation_years=None, alphas=
         "reg_validation": errors,
         "reg_lat": lat,
         "reg_shape": shape,
+        **extra,
     }
 
 
-def regression(input_cube, stats):
+def regression(input_cube, stats, ramp=None):
     """Predict every component by the ridge map of :func:`regression_statistics`.
 
     Parameters
@@ -147,6 +209,8 @@ def regression(input_cube, stats):
     stats : dict
         With the ``reg_*`` keys of :func:`regression_statistics`
         (``training_statistics(..., regression=True)``).
+    ramp : array_like, optional
+        ``(t,)`` year ramp of the maps (:func:`year_ramp`); needed by a fit with ``ramp=True``.
 
     Returns
     -------
@@ -161,11 +225,19 @@ def regression(input_cube, stats):
     if tuple(stats["reg_shape"]) != (n_lat, n_lon):
         raise ValueError(f"the regression was fitted on a {tuple(stats['reg_shape'])} grid, "
                          f"the input is on {(n_lat, n_lon)}")  # fmt: skip
+    with_ramp = "reg_ramp_x" in stats
+    if with_ramp and ramp is None:
+        raise ValueError("this regression was fitted with the year ramp: pass the maps' ramp")
     sw = np.sqrt(pixel_weights(stats["reg_lat"], n_lon))
-    f = (x.reshape(-1, n_t).T.astype(np.float64) - stats["reg_x_mean"]) * sw  # (t, P)
-    k = f @ stats["reg_features"].T.astype(np.float64)  # (t, N)
+    f = x.reshape(-1, n_t).T.astype(np.float64) - stats["reg_x_mean"]  # (t, P)
+    if with_ramp:
+        rc = np.asarray(ramp, dtype=np.float64).reshape(n_t) - stats["reg_ramp_mean"]
+        f -= rc[:, None] * stats["reg_ramp_x"][None, :]
+    k = (f * sw) @ stats["reg_features"].T.astype(np.float64)  # (t, N)
     coef, y_mean = stats["reg_coef"], stats["reg_y_mean"]
     out = np.empty((coef.shape[0], n_t, n_lat * n_lon), dtype=np.float32)
     for c in range(coef.shape[0]):
         out[c] = k @ coef[c] + y_mean[c]
+        if with_ramp:
+            out[c] += rc[:, None] * stats["reg_ramp_y"][c][None, :]
     return np.moveaxis(out.reshape(coef.shape[0], n_t, n_lat, n_lon), 1, -1)

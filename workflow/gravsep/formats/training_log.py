@@ -10,7 +10,8 @@ datasets, one row per epoch run
     ``val_loss`` (E,): loss over all validation samples (dropout off);
     ``monitor`` (E,): the value early stopping watched; ``epoch_seconds`` (E,) [s];
     ``rms_train``, ``rms_validation``, ``rms_test`` (E, C) [m]: RMS error per component over
-    all samples of the split, dropout off, no augmentation (NaN where a split has no years).
+    all samples of the split, dropout off, no augmentation (NaN where a split has no years,
+    and for training and test on the epochs ``training.curve_every`` skips).
 attributes
     ``best_epoch`` (1-based), ``stopped_epoch`` (1-based, the last epoch run),
     ``components``, ``early_stopping``, ``min_epochs``, ``patience``, ``units``.

@@ -216,6 +216,13 @@ class InputFeatures:
         names = [f"input[{d:+d}]" if d else "input" for d in offsets]
         return names + (list(POSITION_CHANNELS) if self.position else [])
 
+    @property
+    def ramp_channel(self):
+        """Index of the ``year_ramp`` channel, or None without position channels."""
+        if not self.position:
+            return None
+        return self.windows + POSITION_CHANNELS.index("year_ramp")
+
     def record(self):
         """The input layout as ``parameters.yaml`` records it."""
         return {"context_windows": self.context_windows, "context_stride": self.context_stride,

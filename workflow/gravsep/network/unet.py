@@ -94,7 +94,7 @@ def _init():
 
 
 def build_unet(dim, n_comp, network, name="unet", *, in_channels=1, sampling="lat_lon",
-               linear_head=None):  # fmt: skip
+               linear_head=None, ramp_channel=None):  # fmt: skip
     """Build the multi-channel U-Net.
 
     Parameters
@@ -116,6 +116,8 @@ def build_unet(dim, n_comp, network, name="unet", *, in_channels=1, sampling="la
     linear_head : list of numpy.ndarray or int, optional
         With ``network["linear_head"]``: the head's weights
         (:func:`gravsep.network.linear_head.head_weights`) or its rank (zeros).
+    ramp_channel : int, optional
+        The input's ``year_ramp`` channel, which a head fitted with the year ramp reads.
 
     Returns
     -------
@@ -162,13 +164,18 @@ def build_unet(dim, n_comp, network, name="unet", *, in_channels=1, sampling="la
         x = keras.layers.ReLU(name=f"dec{j}_act")(x)
         x = keras.layers.Concatenate(name=f"dec{j}_skip")([x, skip])
 
+    # with the linear head the U-Net's output starts at zero, so the network starts as the
+    # linear separation and training moves it only where that lowers the loss
+    head_on = bool(network.get("linear_head"))
     outputs = sphere.conv_transpose(
-        x, int(n_comp), k, **edges, kernel_initializer=_init(), activation="tanh",
+        x, int(n_comp), k, **edges, kernel_initializer="zeros" if head_on else _init(),
+        activation="tanh",
         dtype="float32",  # tanh and the loss in float32 also under mixed precision
         name="output",
     )  # fmt: skip
     if network.get("linear_head"):
         if linear_head is None:
             raise ValueError("network.linear_head needs the head's weights or rank")
-        outputs = add_linear_head(inputs, outputs, dim, int(n_comp), linear_head)
+        outputs = add_linear_head(inputs, outputs, dim, int(n_comp), linear_head,
+                                  ramp_channel=ramp_channel)  # fmt: skip
     return keras.Model(inputs, outputs, name=name)

@@ -14,6 +14,8 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
+
 from gravsep.network.training.monitor import (
     BestWeights,
     CallbackList,
@@ -190,7 +192,8 @@ def fit(trainer, callbacks, first, epochs, stop_after=None):
         with sigterm_watch() as flag:
             while epoch < epochs:
                 callbacks.on_epoch_begin(epoch)
-                logs = None if flag["term"] else run_epoch(trainer, batches, flag)
+                curves = epoch == 0 or (epoch + 1) % trainer.options.curve_every == 0
+                logs = None if flag["term"] else run_epoch(trainer, batches, flag, curves)
                 if logs is None:
                     ending = INTERRUPTED
                     break
@@ -209,8 +212,14 @@ def fit(trainer, callbacks, first, epochs, stop_after=None):
     return epoch, ending
 
 
-def run_epoch(trainer, batches, flag):
+def run_epoch(trainer, batches, flag, curves=True):
     """One epoch's training steps and evaluations; ``None`` once ``flag["term"]`` is set.
+
+    Parameters
+    ----------
+    curves : bool
+        Also evaluate the training and test splits (else their RMS is NaN;
+        ``training.curve_every``).
 
     Returns
     -------
@@ -231,8 +240,11 @@ def run_epoch(trainer, batches, flag):
         return None
     t1 = time.perf_counter()
     val_loss, rms_validation = trainer.evaluate("validation")
-    _, rms_train = trainer.evaluate("train")
-    _, rms_test = trainer.evaluate("test")
+    if curves:
+        _, rms_train = trainer.evaluate("train")
+        _, rms_test = trainer.evaluate("test")
+    else:
+        rms_train = rms_test = np.full(np.shape(rms_validation), np.nan)
     return {
         "loss": total / count, "val_loss": val_loss, "rms_train": rms_train,
         "rms_validation": rms_validation, "rms_test": rms_test, "train_seconds": t1 - t0,

@@ -232,7 +232,8 @@ class TensorBoard(Callback):
                 scalar("time/epoch_seconds", history["epoch_seconds"][i], e)
                 for s in SPLITS:
                     for c, value in zip(self.components, history[f"rms_{s}"][i], strict=True):
-                        scalar(f"rms_{s}/{c}", value, e)
+                        if value == value:  # not NaN: the split was evaluated this epoch
+                            scalar(f"rms_{s}/{c}", value, e)
         self.writer.flush()
 
 

@@ -70,6 +70,11 @@ class TrainingOptions:
         return int(self.training["min_epochs"])
 
     @property
+    def curve_every(self):
+        """Epochs between evaluations of the training and test splits (``training.curve_every``)."""
+        return int(self.training["curve_every"])
+
+    @property
     def patience(self):
         return int(self.training["patience"])
 

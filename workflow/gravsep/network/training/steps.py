@@ -61,7 +61,7 @@ def distribution_strategy(devices=None):
 
 
 def build_model(dim, n_comp, options, *, mixed, strategy=None, in_channels=1,
-                sampling="lat_lon", linear_head=None):  # fmt: skip
+                sampling="lat_lon", linear_head=None, ramp_channel=None):  # fmt: skip
     """The U-Net and its optimiser, seeded by ``options.seed``, under ``strategy``'s scope.
 
     Parameters
@@ -79,6 +79,8 @@ def build_model(dim, n_comp, options, *, mixed, strategy=None, in_channels=1,
         The dataset's sampling (where periodic padding wraps).
     linear_head : list of numpy.ndarray or int, optional
         The linear head's weights (``network.linear_head``; :mod:`gravsep.network.linear_head`).
+    ramp_channel : int, optional
+        The input's ``year_ramp`` channel (a head fitted with the year ramp reads it).
 
     Returns
     -------
@@ -97,7 +99,8 @@ def build_model(dim, n_comp, options, *, mixed, strategy=None, in_channels=1,
         keras.utils.set_random_seed(options.seed)
         with strategy.scope() if strategy else nullcontext():
             model = build_unet(dim, n_comp, options.network, in_channels=in_channels,
-                               sampling=sampling, linear_head=linear_head)  # fmt: skip
+                               sampling=sampling, linear_head=linear_head,
+                               ramp_channel=ramp_channel)  # fmt: skip
             optimizer = keras.optimizers.Adam(
                 learning_rate=float(training["learning_rate"]),
                 beta_1=float(training["beta_1"]),
@@ -161,6 +164,7 @@ class CompiledSteps:
         self.model, self.optimizer = build_model(
             dim, n_comp, options, mixed=mixed, strategy=strategy,
             in_channels=features.channels, sampling=sampling, linear_head=linear_head,
+            ramp_channel=features.ramp_channel,
         )  # fmt: skip
         self.loss_fn = SeparationLoss.from_config(
             options.training, n_comp, sampling, target_scales=target_scales,

@@ -96,9 +96,10 @@ class Trainer:
             from gravsep.evaluation.regression import regression_statistics
             from gravsep.network.linear_head import head_weights
 
-            stats = regression_statistics(self.dataset_h5)
-            log.info("linear head: ridge regression of %d training windows, alpha per "
+            stats = regression_statistics(self.dataset_h5, ramp=features.position)
+            log.info("linear head: ridge regression of %d training windows%s, alpha per "
                      "component %s", len(stats["reg_features"]),
+                     " with the year ramp" if features.position else "",
                      stats["reg_alpha"].tolist())  # fmt: skip
             head = head_weights(stats, self.input_scale, self.target_scales)
         self.steps = CompiledSteps(
