@@ -9,7 +9,7 @@ from gravsep.config import ConfigError
 from gravsep.evaluation import regression
 from gravsep.formats.samples import Samples
 from gravsep.network import training
-from gravsep.network.features import sample_year_fraction
+from gravsep.network.features import sample_year_fraction, year_ramp
 from gravsep.network.inference import predict
 from gravsep.network.linear_head import head_weights
 from gravsep.network.unet import build_unet
@@ -78,7 +78,7 @@ def test_head_with_the_year_ramp_is_the_regression_with_it(tmp_path):
     out.set_weights([np.zeros_like(w) for w in out.get_weights()])
     with Samples(path) as s:
         x = s.input(2003)[()].astype(np.float64)  # (S, lat, lon)
-        ramp = 2 * sample_year_fraction(s.time(2003), 2003, len(x)) - 1
+        ramp = year_ramp(sample_year_fraction(s.time(2003), 2003, len(x)))
     junk = np.random.default_rng(0).standard_normal(x.shape)
     ramp_map = np.broadcast_to(ramp[:, None, None], x.shape)
     net_in = np.stack([x / input_scale, junk, ramp_map], axis=-1).astype(np.float32)

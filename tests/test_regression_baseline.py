@@ -6,7 +6,7 @@ import pytest
 from gravsep.evaluation import baselines, regression
 from gravsep.formats.samples import Samples
 from gravsep.harmonics.grids import lat_lon
-from gravsep.network.features import year_fraction
+from gravsep.network.features import year_fraction, year_ramp
 from test_baselines import DIM, subspace_cubes, weighted_basis, write_windows
 
 YEARS = [2000, 2001, 2002, 2003]
@@ -28,6 +28,17 @@ def windows(cube):
     )
 
 
+def file_windows(path, train=(2000, 2001), test=2003):
+    """The windows as the file gives them back (time resampled twice): training inputs
+    ``(N, P)`` and targets ``(C, N, P)``, the test year's input cube, pixel weights ``(P,)``."""
+    with Samples(path) as s:
+        inputs = {year: s.cube(year, "input") for year in (*train, test)}
+        targets = {year: s.cube(year, "target") for year in train}
+    x = np.concatenate([windows(inputs[y][None])[0] for y in train])
+    y = np.concatenate([windows(targets[y]) for y in train], axis=1)
+    return x, y, inputs[test], baselines._pixel_weights(lat_lon(DIM)[0], DIM)
+
+
 def test_dual_form_equals_the_primal_ridge(tmp_path):
     """The kernel form's prediction equals (X^T X + lambda I)^-1 X^T Y of the centred,
     area-weighted training windows, for the alpha chosen, to float precision."""
@@ -39,17 +50,12 @@ def test_dual_form_equals_the_primal_ridge(tmp_path):
     path = dataset(tmp_path, cubes)
     stats = baselines.training_statistics(path, regression=True)
     assert np.isfinite(stats["reg_alpha"]).any()
-    # primal ridge from the windows as the file gives them back (time resampled twice)
-    with Samples(path) as s:
-        cubes = {year: s.cube(year, "target") for year in YEARS}
-        inputs = {year: s.cube(year, "input") for year in YEARS}
-    w = baselines._pixel_weights(lat_lon(DIM)[0], DIM)
-    x = np.concatenate([windows(inputs[y][None])[0] for y in (2000, 2001)])
-    y = np.concatenate([windows(cubes[y]) for y in (2000, 2001)], axis=1)
+    # primal ridge from the windows as the file gives them back
+    x, y, test_input, w = file_windows(path)
     xm, ym = x.mean(axis=0), y.mean(axis=1)
     f = (x - xm) * np.sqrt(w)
-    xt = (windows(inputs[2003][None])[0] - xm) * np.sqrt(w)
-    got = windows(regression.regression(inputs[2003], stats))
+    xt = (windows(test_input[None])[0] - xm) * np.sqrt(w)
+    got = windows(regression.regression(test_input, stats))
     for c, alpha in enumerate(stats["reg_alpha"]):
         if not np.isfinite(alpha):
             np.testing.assert_allclose(got[c], np.broadcast_to(ym[c], got[c].shape), atol=1e-6)
@@ -119,7 +125,7 @@ def add_times(path, years, numt=12):
 
 def ramps(path, year):
     with Samples(path) as s:
-        return regression.year_ramp(year_fraction(s.time(year), year))
+        return year_ramp(year_fraction(s.time(year), year))
 
 
 def trend_cubes(amplitude, seed=8):
@@ -145,21 +151,16 @@ def test_year_ramp_term_is_the_unpenalised_least_squares(tmp_path):
     add_times(path, YEARS)
     stats = regression.regression_statistics(path, ramp=True)
     assert stats["reg_validation"].shape == (3, len(regression.ALPHAS) + 1)
-    with Samples(path) as s:
-        inputs = {year: s.cube(year, "input") for year in YEARS}
-        targets = {year: s.cube(year, "target") for year in YEARS}
-    w = baselines._pixel_weights(lat_lon(DIM)[0], DIM)
-    x = np.concatenate([windows(inputs[y][None])[0] for y in (2000, 2001)])
-    y = np.concatenate([windows(targets[y]) for y in (2000, 2001)], axis=1)
+    x, y, test_input, w = file_windows(path)
     r = np.concatenate([ramps(path, y) for y in (2000, 2001)])
     xm, ym, rm = x.mean(axis=0), y.mean(axis=1), r.mean()
     f, rc = (x - xm) * np.sqrt(w), r - rm
     # lambda from the Gram matrix of what the ramp leaves of the windows, as the dual form
     f_left = f - np.outer(rc, rc @ f / (rc @ rc))
     lam_unit = np.trace(f_left @ f_left.T) / len(f)
-    xt = (windows(inputs[2003][None])[0] - xm) * np.sqrt(w)
+    xt = (windows(test_input[None])[0] - xm) * np.sqrt(w)
     rt = ramps(path, 2003) - rm
-    got = windows(regression.regression(inputs[2003], stats, ramp=ramps(path, 2003)))
+    got = windows(regression.regression(test_input, stats, ramp=ramps(path, 2003)))
     for c, alpha in enumerate(stats["reg_alpha"]):
         lam = alpha * lam_unit if np.isfinite(alpha) else None
         if lam is None:  # the ramp alone

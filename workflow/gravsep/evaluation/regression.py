@@ -44,7 +44,7 @@ import numpy as np
 
 from gravsep.formats.samples import opened
 from gravsep.harmonics.grids import area_weights
-from gravsep.network.features import year_fraction
+from gravsep.network.features import year_fraction, year_ramp
 
 #: Relative regularisations ``alpha = lambda N / trace(K)`` tried on the validation years.
 ALPHAS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
@@ -69,12 +69,6 @@ def _windows(samples, years, kind):
 def _ramps(samples, years):
     """``(N,)`` year ramp of every window of ``years``, in the order of :func:`_windows`."""
     return np.concatenate([year_ramp(year_fraction(samples.time(y), y)) for y in years])
-
-
-def year_ramp(fraction):
-    """The year ramp ``2 f - 1`` [-1, 1] of fractions of the year ``f``, as the position channel
-    ``year_ramp`` (:func:`gravsep.network.features.position_parts`)."""
-    return 2.0 * np.asarray(fraction, dtype=np.float64) - 1.0
 
 
 def _relative(pred, truth, w):
@@ -210,7 +204,8 @@ def regression(input_cube, stats, ramp=None):
         With the ``reg_*`` keys of :func:`regression_statistics`
         (``training_statistics(..., regression=True)``).
     ramp : array_like, optional
-        ``(t,)`` year ramp of the maps (:func:`year_ramp`); needed by a fit with ``ramp=True``.
+        ``(t,)`` year ramp of the maps (:func:`gravsep.network.features.year_ramp`); needed
+        by a fit with ``ramp=True``.
 
     Returns
     -------

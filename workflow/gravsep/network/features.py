@@ -82,6 +82,12 @@ def year_fraction(times, year):
     return (np.asarray(times, dtype=np.float64) - start) / float(end - start)
 
 
+def year_ramp(fraction):
+    """The year ramp ``2 f - 1`` [-1, 1] of fractions of the year ``f`` (position channel
+    ``year_ramp``; the regressor of ``regression_statistics(..., ramp=True)``)."""
+    return 2.0 * np.asarray(fraction, dtype=np.float64) - 1.0
+
+
 def sample_year_fraction(window_times, year, dim):
     """Fraction of the year of each of the ``dim`` time steps of a year's samples.
 
@@ -115,7 +121,7 @@ def position_parts(sampling, lat, lon, fraction):
     phase = 2 * np.pi * f
     coords = {"sin_lat": np.sin(lat_r), "sin_lon": np.sin(lon_r), "cos_lon": np.cos(lon_r),
               "sin_time": np.sin(phase), "cos_time": np.cos(phase),
-              "year_ramp": 2 * f - 1}  # fmt: skip
+              "year_ramp": year_ramp(f)}  # fmt: skip
     # which image axis each coordinate runs along; "sample": fixed per image
     along = {
         "lat_lon": {"lat": "rows", "lon": "cols", "time": "sample"},
