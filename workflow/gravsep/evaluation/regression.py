@@ -93,6 +93,26 @@ def _remove_ramp(x, y, r, source):
     return {"reg_ramp_mean": r_mean, "reg_ramp_x": b_x, "reg_ramp_y": b_y}
 
 
+def _residual_features(x, stats, ramp):
+    """What the ramp leaves of the maps ``x`` (N, P) [m] about the training mean, times the
+    square root of the pixel weights: the features the ridge map reads, float64."""
+    f = x.astype(np.float64) - stats["reg_x_mean"]
+    if "reg_ramp_x" in stats:
+        rc = np.asarray(ramp, dtype=np.float64).reshape(len(f)) - stats["reg_ramp_mean"]
+        f -= rc[:, None] * stats["reg_ramp_x"][None, :]
+    return f * np.sqrt(pixel_weights(stats["reg_lat"], stats["reg_shape"][1]))
+
+
+def _mean_term(stats, ramp, n):
+    """``(C, n, P)`` the training mean of every component plus its ramp term [m]."""
+    base = np.broadcast_to(stats["reg_y_mean"][:, None, :],
+                           (len(stats["reg_y_mean"]), n, stats["reg_y_mean"].shape[1]))  # fmt: skip
+    if "reg_ramp_y" not in stats:
+        return base
+    rc = np.asarray(ramp, dtype=np.float64).reshape(n) - stats["reg_ramp_mean"]
+    return base + rc[None, :, None] * stats["reg_ramp_y"][:, None, :]
+
+
 def regression_statistics(dataset_h5, years=None, validation_years=None, alphas=ALPHAS, *,
                           ramp=False):  # fmt: skip
     """Fit the ridge map on the training years and choose its regularisation per component.
@@ -141,8 +161,6 @@ def regression_statistics(dataset_h5, years=None, validation_years=None, alphas=
     y -= y_mean.astype(np.float32)[:, None, :]
     n_comp = y.shape[0]
     extra = _remove_ramp(x, y, r, dataset_h5) if ramp else {}
-    if ramp:
-        r_mean, b_x, b_y = extra["reg_ramp_mean"], extra["reg_ramp_x"], extra["reg_ramp_y"]
     feats = x * sw
     del x
     gram = feats.astype(np.float64) @ feats.T.astype(np.float64)
@@ -153,12 +171,10 @@ def regression_statistics(dataset_h5, years=None, validation_years=None, alphas=
     errors = np.full((n_comp, len(candidates)), np.nan)
     if val is not None:
         xv, yv, rv = val
-        xv = xv - x_mean.astype(np.float32)
-        base = np.broadcast_to(y_mean[:, None, :], yv.shape).astype(np.float64)
-        if ramp:
-            xv -= ((rv - r_mean)[:, None] * b_x[None, :]).astype(np.float32)
-            base = base + (rv - r_mean)[None, :, None] * b_y[:, None, :]
-        kv = ((xv * sw).astype(np.float64) @ feats.T) @ evecs
+        fit = {"reg_x_mean": x_mean, "reg_y_mean": y_mean, "reg_lat": lat, "reg_shape": shape,
+               **extra}  # fmt: skip
+        base = _mean_term(fit, rv, len(xv))
+        kv = (_residual_features(xv, fit, rv) @ feats.T.astype(np.float64)) @ evecs
         del xv
         for j, alpha in enumerate(candidates):
             filt = 1.0 / (evals + alpha * scale)
@@ -223,16 +239,10 @@ def regression(input_cube, stats, ramp=None):
     with_ramp = "reg_ramp_x" in stats
     if with_ramp and ramp is None:
         raise ValueError("this regression was fitted with the year ramp: pass the maps' ramp")
-    sw = np.sqrt(pixel_weights(stats["reg_lat"], n_lon))
-    f = x.reshape(-1, n_t).T.astype(np.float64) - stats["reg_x_mean"]  # (t, P)
-    if with_ramp:
-        rc = np.asarray(ramp, dtype=np.float64).reshape(n_t) - stats["reg_ramp_mean"]
-        f -= rc[:, None] * stats["reg_ramp_x"][None, :]
-    k = (f * sw) @ stats["reg_features"].T.astype(np.float64)  # (t, N)
-    coef, y_mean = stats["reg_coef"], stats["reg_y_mean"]
+    f = _residual_features(x.reshape(-1, n_t).T, stats, ramp)  # (t, P)
+    k = f @ stats["reg_features"].T.astype(np.float64)  # (t, N)
+    coef, base = stats["reg_coef"], _mean_term(stats, ramp, n_t)
     out = np.empty((coef.shape[0], n_t, n_lat * n_lon), dtype=np.float32)
     for c in range(coef.shape[0]):
-        out[c] = k @ coef[c] + y_mean[c]
-        if with_ramp:
-            out[c] += rc[:, None] * stats["reg_ramp_y"][c][None, :]
+        out[c] = k @ coef[c] + base[c]
     return np.moveaxis(out.reshape(coef.shape[0], n_t, n_lat, n_lon), 1, -1)
