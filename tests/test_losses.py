@@ -281,3 +281,30 @@ def test_sum_term_alone():
         x, y, y.sum(-1)[..., None] * 0 + y
     )
     assert float(terms["sum"]) == 0.0 and float(terms["total"]) == 0.0
+
+
+def test_area_weighted_loss_is_the_metrics_area_weighted_mean_square():
+    """``training.area_weighted_loss`` on lat_lon images: the absolute-MSE component term of
+    one sample is the metrics' area-weighted mean square (metrics.rms squared, cos-latitude
+    row areas) of the error; unweighted, it is not."""
+    from gravsep.evaluation.metrics import rms
+    from gravsep.network.losses import area_weights
+
+    n_lat, n_lon = 12, 16
+    lat = 90.0 - (np.arange(n_lat) + 0.5) * 180.0 / n_lat
+    rows = area_weights(lat)
+    np.testing.assert_allclose(rows.mean(), 1.0, rtol=1e-14)
+    np.testing.assert_allclose(rows / rows[0], np.cos(np.radians(lat)) / np.cos(np.radians(lat[0])))
+    rng = np.random.default_rng(3)
+    y = rng.normal(size=(1, n_lat, n_lon, 1)).astype(np.float32)
+    # errors largest at the poles, where the rows hold the least area
+    p = y + (np.abs(lat)[None, :, None, None] / 90.0) ** 4 * rng.normal(size=y.shape)
+    training = {"loss_type": "absolute_MSE", "area_weighted_loss": True}
+    weighted = SeparationLoss.from_config(training, 1, "lat_lon", lat=lat)
+    plain = SeparationLoss.from_config({**training, "area_weighted_loss": False}, 1, "lat_lon")
+    expected = rms((p - y)[0, ..., 0][..., None], lat) ** 2  # (lat, lon, t=1)
+    got = float(weighted.terms(y[..., 0], y, p)["components"][0])
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    assert abs(float(plain.terms(y[..., 0], y, p)["components"][0]) - expected) > 0.2 * expected
+    with pytest.raises(ValueError, match="latitudes"):
+        SeparationLoss.from_config(training, 1, "lat_lon")

@@ -45,6 +45,7 @@ import numpy as np
 import tensorflow as tf
 
 from gravsep.dataset.sampling import TIME_AXIS
+from gravsep.harmonics import grids
 
 #: Lower bound of every loss normalisation (method note §4).
 NORM_FLOOR = 0.01
@@ -98,9 +99,13 @@ def per_component_weights(weight, n_comp):
 
 
 def area_weights(lat):
-    """cos(latitude) normalised to mean 1: ``(n,)`` float64 for latitudes ``(n,)`` [degrees]."""
-    w = np.cos(np.radians(np.asarray(lat, dtype=np.float64)))
-    return w / w.mean()
+    """cos(latitude) normalised to mean 1: ``(n,)`` float64 for latitudes ``(n,)`` [degrees].
+
+    The metrics' row areas (:func:`gravsep.harmonics.grids.area_weights`, summing to 1) times
+    the number of rows, so the loss weights rows exactly as the metrics do.
+    """
+    w = grids.area_weights(lat)
+    return w * w.size
 
 
 def pixel_mean(values, row_weights=None):
